@@ -1,0 +1,320 @@
+package shell
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// argKind says what a command's operands are, for completion.
+type argKind int
+
+const (
+	argNone    argKind = iota
+	argPath            // guest paths
+	argCommand         // command names
+	argVolume          // volume names
+)
+
+// A Command is one thing the shell can do. Help is generated from the
+// table of commands.
+type Command struct {
+	Name    string
+	Aliases []string
+	Usage   string // one line: name and arguments
+	Short   string // one line for the help table
+	Long    string // paragraphs for help NAME
+	Flags   string // the single-letter flags it accepts
+	Args    argKind
+	Run     func(x *Call) error
+}
+
+// A Call is one run of a command.
+type Call struct {
+	Shell  *Shell
+	Ctx    context.Context
+	Name   string
+	Out    io.Writer
+	words  []word
+	flags  map[byte]bool
+	failed bool
+}
+
+// parse separates flags from operands. Flags are the letters of c.Flags,
+// given as -x or clustered as -xyz, before the first operand or "--".
+func (x *Call) parse(c *Command) ([]word, error) {
+	x.flags = map[byte]bool{}
+	ws := x.words
+	for len(ws) > 0 {
+		w := ws[0]
+		if !w.flag || w.text == "-" {
+			break
+		}
+		ws = ws[1:]
+		if w.text == "--" {
+			break
+		}
+		if strings.HasPrefix(w.text, "--") {
+			return nil, badFlag("unknown flag %s", w.text)
+		}
+		for i := 1; i < len(w.text); i++ {
+			f := w.text[i]
+			if strings.IndexByte(c.Flags, f) < 0 {
+				return nil, badFlag("unknown flag -%c", f)
+			}
+			x.flags[f] = true
+		}
+	}
+	return ws, nil
+}
+
+// Flag reports whether flag f was given.
+func (x *Call) Flag(f byte) bool { return x.flags[f] }
+
+// Fail reports an error about one operand and marks the command failed:
+// "vmsh: cat /nope: no such file or directory".
+func (x *Call) Fail(arg string, err error) {
+	x.failed = true
+	x.Shell.Warnf("%s %s: %s", x.Name, arg, reason(err))
+}
+
+// Warn prints a warning about the command that does not make it fail.
+func (x *Call) Warn(format string, a ...any) {
+	x.Shell.Warnf(x.Name+": "+format, a...)
+}
+
+// expand returns the operands with patterns replaced by the guest paths
+// they match, sorted. A pattern matching nothing is reported and dropped.
+func (x *Call) expand(ws []word) []string {
+	var out []string
+	for _, w := range ws {
+		if !w.glob {
+			out = append(out, w.text)
+			continue
+		}
+		m, err := x.Shell.glob(w.pat)
+		if err == nil && len(m) == 0 {
+			err = errNoMatch
+		}
+		if err != nil {
+			x.Fail(w.text, err)
+			continue
+		}
+		out = append(out, m...)
+	}
+	return out
+}
+
+var commands []*Command
+
+func init() {
+	commands = []*Command{
+		{Name: "help", Usage: "help [command]", Short: "list the commands, or explain one", Args: argCommand, Run: runHelp,
+			Long: "With no argument, help lists every command. With a command name, it shows how to use that command."},
+		{Name: "ls", Usage: "ls [-laAhRd] [path...]", Short: "list directory contents", Flags: "laAhRd1", Args: argPath, Run: runLs,
+			Long: "ls lists each directory named, or the working directory. Flags:\n" +
+				"  -l  long listing: mode, links, owner, group, size, time, name\n" +
+				"  -a  include names starting with '.', and . and ..\n" +
+				"  -A  include names starting with '.', but not . and ..\n" +
+				"  -h  sizes in K, M, G (with -l)\n" +
+				"  -R  list subdirectories recursively\n" +
+				"  -d  list directories themselves, not their contents\n" +
+				"  -1  one name per line\n" +
+				"Owners are shown by name when the guest's /etc/passwd and /etc/group name them."},
+		{Name: "cd", Usage: "cd [dir]", Short: "change the working directory", Args: argPath, Run: runCd,
+			Long: "cd changes the working directory; with no argument, to /."},
+		{Name: "pwd", Usage: "pwd", Short: "print the working directory", Run: runPwd},
+		{Name: "cat", Usage: "cat path...", Short: "print files", Args: argPath, Run: runCat,
+			Long: "cat writes the contents of each file to standard output."},
+		{Name: "stat", Usage: "stat path...", Short: "show everything the inode says about files", Args: argPath, Run: runStat,
+			Long: "stat prints the size, blocks, inode number, links, mode, owner and times of each path, as coreutils stat does. Symlinks are not followed."},
+		{Name: "get", Usage: "get [-f] src... [dest]", Short: "copy files and directories out of the guest", Flags: "f", Args: argPath, Run: runGet,
+			Long: "get copies guest files to the host, recursively, like cp -r. dest defaults to the current host directory.\n" +
+				"A dest that does not exist becomes the copy of src (with a single src); an existing directory\n" +
+				"receives each src under its own name. Permission bits and times are kept; symlinks are\n" +
+				"recreated as symlinks and never followed; device files and fifos are skipped with a warning.\n" +
+				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
+		{Name: "lsblk", Usage: "lsblk", Short: "list disks, partitions and filesystems", Run: runLsblk,
+			Long: "lsblk shows every disk, its partitions, the filesystem on each (type, label, UUID) and where it is mounted."},
+		{Name: "disks", Usage: "disks", Short: "list the disks and where they come from", Run: runDisks},
+		{Name: "use", Usage: "use volume", Short: "mount another volume at /", Args: argVolume, Run: runUse,
+			Long: "use mounts the filesystem of a volume at / in place of the current tree. The volume may be\n" +
+				"named as lsblk shows it (sda2, /dev/sda2), by partition number (2, on the first disk),\n" +
+				"by LABEL=name or a label, or by UUID=uuid or a UUID."},
+		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
+	}
+}
+
+func runHelp(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) > 1 {
+		return usagef("too many arguments")
+	}
+	if len(ops) == 1 {
+		c := x.Shell.cmds[ops[0].text]
+		if c == nil {
+			return fmt.Errorf("%s: unknown command", ops[0].text)
+		}
+		fmt.Fprintf(x.Out, "usage: %s\n\n%s.\n", c.Usage, capitalize(c.Short))
+		if c.Long != "" {
+			fmt.Fprintf(x.Out, "\n%s\n", c.Long)
+		}
+		if len(c.Aliases) > 0 {
+			fmt.Fprintf(x.Out, "\nAlso called: %s.\n", strings.Join(c.Aliases, ", "))
+		}
+		return nil
+	}
+	fmt.Fprintln(x.Out, "Commands:")
+	tw := tabwriter.NewWriter(x.Out, 0, 8, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.Usage, c.Short)
+	}
+	tw.Flush()
+	fmt.Fprintln(x.Out, "Paths may use * ? [...] patterns; separate commands with ';'. help COMMAND says more.")
+	return nil
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// cmd returns the command being run.
+func (x *Call) cmd() *Command { return x.Shell.cmds[x.Name] }
+
+func runPwd(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) > 0 {
+		return usagef("too many arguments")
+	}
+	fmt.Fprintln(x.Out, x.Shell.cwd)
+	return nil
+}
+
+func runCd(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	args := x.expand(ops)
+	if x.failed {
+		return nil
+	}
+	if len(args) > 1 {
+		return usagef("too many arguments")
+	}
+	dir := "/"
+	if len(args) == 1 {
+		dir = x.Shell.abs(args[0])
+	}
+	fi, err := fs.Stat(x.Shell.FS(), fsPath(dir))
+	if err != nil {
+		x.Fail(args[0], err)
+		return nil
+	}
+	if !fi.IsDir() {
+		x.Fail(args[0], errNotDir)
+		return nil
+	}
+	x.Shell.cwd = dir
+	return nil
+}
+
+func runExit(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) > 1 {
+		return usagef("too many arguments")
+	}
+	code := 0
+	if len(ops) == 1 {
+		code, err = strconv.Atoi(ops[0].text)
+		if err != nil || code < 0 || code > 255 {
+			return usagef("bad status %q", ops[0].text)
+		}
+	}
+	x.Shell.exit, x.Shell.code = true, code
+	return nil
+}
+
+// bufSize is the size of the reads used to copy file contents: big reads
+// let the disk layers fetch many blocks per request.
+const bufSize = 1 << 20
+
+func runCat(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		return usagef("missing file operand")
+	}
+	buf := make([]byte, bufSize)
+	for _, p := range x.expand(ops) {
+		if err := x.Ctx.Err(); err != nil {
+			return err
+		}
+		f, err := x.Shell.FS().Open(x.Shell.name(p))
+		if err != nil {
+			x.Fail(p, err)
+			continue
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.IsDir() {
+			err = errIsDir
+		}
+		if err == nil {
+			_, err = io.CopyBuffer(onlyWriter{x.Out}, ctxReader{x.Ctx, f}, buf)
+		}
+		f.Close()
+		if err != nil {
+			if x.Ctx.Err() != nil {
+				return x.Ctx.Err()
+			}
+			x.Fail(p, err)
+		}
+	}
+	return nil
+}
+
+// onlyWriter hides any ReadFrom method of the writer, so io.CopyBuffer
+// uses the caller's buffer.
+type onlyWriter struct{ io.Writer }
+
+// ctxReader stops reading when the context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// commandNames returns the names a user can type, sorted.
+func (s *Shell) commandNames() []string {
+	var names []string
+	for n := range s.cmds {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

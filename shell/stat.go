@@ -1,0 +1,81 @@
+package shell
+
+import (
+	"fmt"
+	"io/fs"
+	"time"
+)
+
+func runStat(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		return usagef("missing operand")
+	}
+	s := x.Shell
+	ids := s.idNames()
+	for _, p := range x.expand(ops) {
+		name := s.name(p)
+		fi, err := fs.Lstat(s.FS(), name)
+		if err != nil {
+			x.Fail(p, err)
+			continue
+		}
+		in := inodeOf(fi)
+		file := p
+		if in.mode&sIFMT == sIFLNK {
+			if t, err := fs.ReadLink(s.FS(), name); err == nil {
+				file += " -> " + t
+			}
+		}
+		major, minor, blksize := s.deviceOf(name)
+		fmt.Fprintf(x.Out, "  File: %s\n", file)
+		fmt.Fprintf(x.Out, "  Size: %-10d\tBlocks: %-10d IO Block: %-6d %s\n", in.size, in.blocks, blksize, typeName(in))
+		links := fmt.Sprintf("Links: %d", in.nlink)
+		if t := in.mode & sIFMT; t == sIFCHR || t == sIFBLK {
+			links = fmt.Sprintf("Links: %-5d Device type: %d,%d", in.nlink, in.major, in.minor)
+		}
+		ino := "?"
+		if in.known {
+			ino = fmt.Sprint(in.ino)
+		}
+		fmt.Fprintf(x.Out, "Device: %d,%d\tInode: %-11s %s\n", major, minor, ino, links)
+		fmt.Fprintf(x.Out, "Access: (%04o/%s)  Uid: (%5d/%8s)   Gid: (%5d/%8s)\n",
+			in.mode&0o7777, modeString(in.mode), in.uid, ids.user(in.uid), in.gid, ids.group(in.gid))
+		fmt.Fprintf(x.Out, "Access: %s\n", statTime(in.atime))
+		fmt.Fprintf(x.Out, "Modify: %s\n", statTime(in.mtime))
+		fmt.Fprintf(x.Out, "Change: %s\n", statTime(in.ctime))
+		fmt.Fprintf(x.Out, " Birth: %s\n", statTime(in.btime))
+	}
+	return nil
+}
+
+// statTime formats a time as coreutils stat does, with nanoseconds; "-"
+// for a time the inode does not record.
+func statTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05.000000000 -0700")
+}
+
+// deviceOf returns the device numbers Linux would give the volume holding
+// name (sda2 is 8,2) and its filesystem's block size.
+func (s *Shell) deviceOf(name string) (major, minor uint32, blksize int) {
+	blksize = 4096
+	r, err := s.ns.resolve("stat", name, false)
+	if err != nil {
+		return 0, 0, blksize
+	}
+	mt, _ := s.ns.lookup(r)
+	if mt == nil || mt.vol == nil {
+		return 0, 0, blksize
+	}
+	v := mt.vol
+	if v.blockSize > 0 {
+		blksize = v.blockSize
+	}
+	return 8, uint32(16*v.diskIndex + v.Number), blksize
+}

@@ -1,0 +1,586 @@
+package shell
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"vmsh/fsread"
+	"vmsh/partition"
+)
+
+// Disk is one disk the shell was given, with the volumes on it.
+type Disk struct {
+	Name   string // as Linux would name it: sda, sdb, ...
+	Source string // what the user named: an image path, a device, a URL
+	Size   int64
+	Table  *partition.Table // nil when the disk has no partition table
+	Self   *Volume          // the whole disk
+	Parts  []*Volume        // its partitions, in Linux order
+	index  int
+}
+
+// Volume is anything that may hold a filesystem: a whole disk or a
+// partition.
+type Volume struct {
+	Name      string // sda, sda2
+	Number    int    // partition number, 0 for a whole disk
+	Start     int64  // byte offset on the disk
+	Size      int64
+	FSType    string // "ext4", "swap", "LVM2_member", "vfat", ... or ""
+	Label     string
+	UUID      string
+	PartUUID  string
+	PartLabel string
+	PartType  string // partition type name, as fdisk says it
+	Disk      *Disk
+
+	r         *io.SectionReader
+	diskIndex int
+	blockSize int
+	fsys      *fsread.FS
+	openErr   error
+}
+
+// isExt reports whether the volume holds a filesystem vmsh can read.
+func (v *Volume) isExt() bool { return strings.HasPrefix(v.FSType, "ext") }
+
+// open opens the volume's filesystem once, printing its warnings.
+func (v *Volume) open(s *Shell) (*fsread.FS, error) {
+	if v.fsys != nil || v.openErr != nil {
+		return v.fsys, v.openErr
+	}
+	if !v.isExt() {
+		t := v.FSType
+		if t == "" {
+			t = "no filesystem vmsh knows"
+		}
+		v.openErr = fmt.Errorf("%s: %s: %w", v.Name, t, errors.ErrUnsupported)
+		return nil, v.openErr
+	}
+	f, err := fsread.Open(v.r, v.Size)
+	if err != nil {
+		v.openErr = fmt.Errorf("%s: %w", v.Name, err)
+		return nil, v.openErr
+	}
+	for _, w := range f.Warnings() {
+		s.Warnf("%s: %s", v.Name, w)
+	}
+	v.fsys = f
+	return f, nil
+}
+
+// describe says what a volume holds: "ext4, label root".
+func (v *Volume) describe() string {
+	d := v.FSType
+	if d == "" {
+		d = "unknown"
+	}
+	if v.Label != "" {
+		d += ", label " + v.Label
+	}
+	return d
+}
+
+// diskName returns Linux's name for the i'th SCSI disk: sda ... sdz, sdaa.
+func diskName(i int) string {
+	var b []byte
+	for i++; i > 0; i = (i - 1) / 26 {
+		b = append([]byte{byte('a' + (i-1)%26)}, b...)
+	}
+	return "sd" + string(b)
+}
+
+// diskIndex is the inverse of the letters of diskName: "a" is 0, "aa" 26.
+func diskIndex(letters string) int {
+	n := 0
+	for _, c := range letters {
+		n = n*26 + int(c-'a'+1)
+	}
+	return n - 1
+}
+
+// AddDisk finds the volumes on a disk: its partitions, or the whole disk
+// when it has no partition table, and what each one holds.
+func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
+	d := &Disk{Name: diskName(len(s.disks)), Source: source, Size: size, index: len(s.disks)}
+	s.disks = append(s.disks, d)
+	d.Self = &Volume{Name: d.Name, Size: size, Disk: d, diskIndex: d.index, r: io.NewSectionReader(r, 0, size)}
+	t, err := partition.Read(r, size)
+	switch {
+	case errors.Is(err, partition.ErrNoTable):
+		s.probe(d.Self)
+		return d
+	case err != nil:
+		s.Warnf("%s: %v; reading the whole disk as one volume", d.Name, err)
+		s.probe(d.Self)
+		return d
+	}
+	d.Table = t
+	for _, w := range t.Warnings {
+		s.Warnf("%s: %s", d.Name, w)
+	}
+	for _, p := range t.Partitions {
+		if p.Start < 0 || p.Size <= 0 || p.Start > size {
+			s.Warnf("%s: partition %d lies outside the disk", d.Name, p.Number)
+			continue
+		}
+		psize := min(p.Size, size-p.Start)
+		v := &Volume{
+			Name: d.Name + strconv.Itoa(p.Number), Number: p.Number, Start: p.Start, Size: psize,
+			PartUUID: p.UUID, PartLabel: p.Name, PartType: p.TypeName, Disk: d, diskIndex: d.index,
+			r: io.NewSectionReader(r, p.Start, psize),
+		}
+		s.probe(v)
+		d.Parts = append(d.Parts, v)
+	}
+	return d
+}
+
+// probe finds what a volume holds from the signatures at its start.
+func (s *Shell) probe(v *Volume) {
+	if info, err := fsread.Probe(v.r); err == nil {
+		v.FSType, v.Label, v.UUID, v.blockSize = info.Type, info.Label, info.UUID, info.BlockSize
+		return
+	}
+	head := make([]byte, 64<<10+128)
+	n, _ := v.r.ReadAt(head, 0)
+	head = head[:n]
+	at := func(off int, sig string) bool {
+		return off+len(sig) <= len(head) && string(head[off:off+len(sig)]) == sig
+	}
+	// Linux swap: the signature ends the first page, whatever its size.
+	for _, page := range []int{4096, 8192, 16384, 65536} {
+		if at(page-10, "SWAPSPACE2") || at(page-10, "SWAP-SPACE") {
+			v.FSType = "swap"
+			if len(head) >= 1068 {
+				v.UUID = uuidString(head[1036:1052])
+				v.Label = cString(head[1052:1068])
+			}
+			return
+		}
+	}
+	// LVM2 physical volume: a label in one of the first four sectors.
+	for sec := 0; sec < 4; sec++ {
+		o := sec * 512
+		if at(o, "LABELONE") && at(o+24, "LVM2 001") {
+			v.FSType = "LVM2_member"
+			if hdr := int(binary.LittleEndian.Uint32(head[o+20:])); hdr >= 32 && o+hdr+32 <= len(head) {
+				v.UUID = lvmUUID(head[o+hdr : o+hdr+32])
+			}
+			return
+		}
+	}
+	switch {
+	case at(0, "XFSB"):
+		v.FSType = "xfs"
+	case at(65536+64, "_BHRfS_M"):
+		v.FSType = "btrfs"
+	case at(0, "LUKS\xba\xbe"):
+		v.FSType = "crypto_LUKS"
+	case at(0, "hsqs"):
+		v.FSType = "squashfs"
+	case at(3, "NTFS    "):
+		v.FSType = "ntfs"
+	case at(82, "FAT32   "), at(54, "FAT12   "), at(54, "FAT16   "):
+		v.FSType = "vfat"
+		if at(82, "FAT32   ") {
+			v.UUID = fmt.Sprintf("%04X-%04X", binary.LittleEndian.Uint16(head[69:]), binary.LittleEndian.Uint16(head[67:]))
+			v.Label = strings.TrimSpace(string(head[71:82]))
+		} else {
+			v.UUID = fmt.Sprintf("%04X-%04X", binary.LittleEndian.Uint16(head[41:]), binary.LittleEndian.Uint16(head[39:]))
+			v.Label = strings.TrimSpace(string(head[43:54]))
+		}
+		if v.Label == "NO NAME" {
+			v.Label = ""
+		}
+	}
+}
+
+func uuidString(b []byte) string {
+	if bytes.Count(b, []byte{0}) == len(b) {
+		return ""
+	}
+	h := fmt.Sprintf("%x", b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// lvmUUID formats a PV's 32-character id as LVM and blkid do: 6-4-4-4-4-4-6.
+func lvmUUID(b []byte) string {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return ""
+		}
+	}
+	s := string(b)
+	return s[0:6] + "-" + s[6:10] + "-" + s[10:14] + "-" + s[14:18] + "-" + s[18:22] + "-" + s[22:26] + "-" + s[26:32]
+}
+
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// volumes returns every volume: each disk, then its partitions.
+func (s *Shell) volumes() []*Volume {
+	var vs []*Volume
+	for _, d := range s.disks {
+		vs = append(vs, d.Self)
+		vs = append(vs, d.Parts...)
+	}
+	return vs
+}
+
+// findVolume finds the volume a user or an fstab names: sda2, /dev/sda2,
+// /dev/vda2, 2 (a partition of the first disk), LABEL=x, UUID=x,
+// PARTUUID=x, PARTLABEL=x, /dev/disk/by-uuid/x and the like, or a bare
+// label or UUID.
+func (s *Shell) findVolume(spec string) (*Volume, error) {
+	vs := s.volumes()
+	find := func(match func(v *Volume) bool) *Volume {
+		for _, v := range vs {
+			if match(v) {
+				return v
+			}
+		}
+		return nil
+	}
+	key, val, hasKey := strings.Cut(spec, "=")
+	if !hasKey {
+		for _, by := range []struct{ dir, key string }{
+			{"/dev/disk/by-uuid/", "UUID"}, {"/dev/disk/by-label/", "LABEL"},
+			{"/dev/disk/by-partuuid/", "PARTUUID"}, {"/dev/disk/by-partlabel/", "PARTLABEL"},
+		} {
+			if rest, ok := strings.CutPrefix(spec, by.dir); ok {
+				key, val, hasKey = by.key, unhexEscapes(rest), true
+			}
+		}
+	}
+	var v *Volume
+	if hasKey {
+		switch strings.ToUpper(key) {
+		case "UUID":
+			v = find(func(v *Volume) bool { return v.UUID != "" && strings.EqualFold(v.UUID, val) })
+		case "LABEL":
+			v = find(func(v *Volume) bool { return v.Label != "" && v.Label == val })
+		case "PARTUUID":
+			v = find(func(v *Volume) bool { return v.PartUUID != "" && strings.EqualFold(v.PartUUID, val) })
+		case "PARTLABEL":
+			v = find(func(v *Volume) bool { return v.PartLabel != "" && v.PartLabel == val })
+		default:
+			return nil, fmt.Errorf("%s: unknown key %s (UUID, LABEL, PARTUUID or PARTLABEL)", spec, key)
+		}
+	} else {
+		name := linuxName(spec)
+		v = find(func(v *Volume) bool { return v.Name == name })
+		if v == nil && len(s.disks) > 0 {
+			if n, err := strconv.Atoi(spec); err == nil {
+				v = find(func(v *Volume) bool { return v.Disk == s.disks[0] && v.Number == n && n > 0 })
+			}
+		}
+		if v == nil {
+			v = find(func(v *Volume) bool { return v.Label != "" && v.Label == spec })
+		}
+		if v == nil {
+			v = find(func(v *Volume) bool { return v.UUID != "" && strings.EqualFold(v.UUID, spec) })
+		}
+		if v == nil {
+			v = find(func(v *Volume) bool { return v.PartUUID != "" && strings.EqualFold(v.PartUUID, spec) })
+		}
+	}
+	if v == nil {
+		return nil, fmt.Errorf("%s: no such volume (see lsblk)", spec)
+	}
+	return v, nil
+}
+
+// linuxName maps a guest's device name to the names vmsh gives volumes: the
+// guest may call its first disk vda, xvda, hda or nvme0n1, all sda here.
+func linuxName(dev string) string {
+	n := strings.TrimPrefix(dev, "/dev/")
+	for _, p := range []string{"xvd", "vd", "hd", "sd"} {
+		if rest, ok := strings.CutPrefix(n, p); ok {
+			letters := strings.TrimRight(rest, "0123456789")
+			num := rest[len(letters):]
+			if letters == "" || strings.Trim(letters, "abcdefghijklmnopqrstuvwxyz") != "" {
+				return n
+			}
+			return diskName(diskIndex(letters)) + num
+		}
+	}
+	for _, p := range []string{"nvme", "mmcblk"} {
+		rest, ok := strings.CutPrefix(n, p)
+		if !ok {
+			continue
+		}
+		if p == "nvme" {
+			ctrl, ns, ok := strings.Cut(rest, "n")
+			if !ok {
+				return n
+			}
+			rest = ctrl
+			if _, part, ok := strings.Cut(ns, "p"); ok {
+				rest += "p" + part
+			}
+		}
+		disk, part, _ := strings.Cut(rest, "p")
+		i, err := strconv.Atoi(disk)
+		if err != nil {
+			return n
+		}
+		return diskName(i) + part
+	}
+	return n
+}
+
+// unhexEscapes decodes the \xNN escapes udev uses in /dev/disk/by-label.
+func unhexEscapes(s string) string {
+	if !strings.Contains(s, `\x`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) && s[i+1] == 'x' {
+			if c, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+				b.WriteByte(byte(c))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// MountGuest chooses the guest's root filesystem, mounts it at / and the
+// other filesystems where its /etc/fstab says, and says on stderr what /
+// is. It reports false when no volume holds a filesystem vmsh can read.
+func (s *Shell) MountGuest() bool {
+	var exts []*Volume
+	for _, v := range s.volumes() {
+		if v.isExt() {
+			exts = append(exts, v)
+		}
+	}
+	var root *Volume
+	for _, v := range exts {
+		f, err := v.open(s)
+		if err != nil {
+			continue
+		}
+		if fi, err := f.Stat("etc/fstab"); err == nil && fi.Mode().IsRegular() {
+			root = v
+			break
+		}
+		if root == nil || v.Size > root.Size {
+			root = v
+		}
+	}
+	if root == nil || root.fsys == nil {
+		if len(exts) > 0 {
+			s.Warnf("no readable ext2/3/4 filesystem on these disks (%v); see lsblk", exts[0].openErr)
+		} else {
+			s.Warnf("no ext2/3/4 filesystem on these disks; see lsblk")
+		}
+		return false
+	}
+	s.mountRoot(root)
+	s.mountFstab(root)
+	return true
+}
+
+func (s *Shell) mountRoot(v *Volume) {
+	s.ns = mountFS{}
+	s.ns.add(".", v.fsys, v)
+	s.ids = nil
+	s.cwd = "/"
+	s.Warnf("/ is %s (%s)", v.Name, v.describe())
+}
+
+// mountFstab mounts the filesystems the root's /etc/fstab names.
+func (s *Shell) mountFstab(root *Volume) {
+	data, err := readSmallFile(root.fsys, "etc/fstab", 1<<20)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		spec, dir, typ := unoctal(f[0]), unoctal(f[1]), f[2]
+		opts := ""
+		if len(f) > 3 {
+			opts = f[3]
+		}
+		if !strings.HasPrefix(dir, "/") || path.Clean(dir) == "/" || typ == "swap" || hasOpt(opts, "bind") {
+			continue
+		}
+		if !strings.Contains(spec, "=") && !strings.HasPrefix(spec, "/dev/") {
+			continue // proc, tmpfs, a network share...
+		}
+		quiet := hasOpt(opts, "noauto") || hasOpt(opts, "nofail")
+		v, err := s.findVolume(spec)
+		if err != nil {
+			if !quiet {
+				s.Warnf("fstab: %s for %s is not on these disks; not mounted", spec, dir)
+			}
+			continue
+		}
+		if _, err := v.open(s); err != nil {
+			if !quiet {
+				s.Warnf("fstab: %s on %s: %s; not mounted", dir, v.Name, reason(err))
+			}
+			continue
+		}
+		s.ns.add(fsPath(path.Clean(dir)), v.fsys, v)
+	}
+}
+
+func hasOpt(opts, o string) bool {
+	for _, x := range strings.Split(opts, ",") {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// unoctal decodes the \040-style escapes of fstab fields.
+func unoctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if c, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(c))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// readSmallFile reads a file of at most limit bytes.
+func readSmallFile(fsys fs.FS, name string, limit int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: larger than %d bytes", name, limit)
+	}
+	return data, err
+}
+
+// mountpoints returns where a volume is mounted, as shell paths.
+func (s *Shell) mountpoints(v *Volume) []string {
+	var out []string
+	for i := len(s.ns.mounts) - 1; i >= 0; i-- {
+		if mt := s.ns.mounts[i]; mt.vol == v {
+			out = append(out, "/"+strings.TrimPrefix(mt.dir, "."))
+		}
+	}
+	return out
+}
+
+func runLsblk(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) > 0 {
+		return usagef("too many arguments")
+	}
+	s := x.Shell
+	if len(s.disks) == 0 {
+		return errors.New("no disks")
+	}
+	tw := tabwriter.NewWriter(x.Out, 0, 8, 1, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tTYPE\tFSTYPE\tLABEL\tUUID\tMOUNTPOINTS")
+	row := func(name string, v *Volume, typ string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, sizeString(v.Size), typ,
+			v.FSType, v.Label, v.UUID, strings.Join(s.mountpoints(v), ","))
+	}
+	for _, d := range s.disks {
+		row(d.Name, d.Self, "disk")
+		for i, p := range d.Parts {
+			branch := "├─"
+			if i == len(d.Parts)-1 {
+				branch = "└─"
+			}
+			row(branch+p.Name, p, "part")
+		}
+	}
+	return tw.Flush()
+}
+
+// sizeString formats a size as lsblk does: "20G", "512M", "1.5G".
+func sizeString(n int64) string {
+	const units = "BKMGTPE"
+	v := float64(n)
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	return s + units[i:i+1]
+}
+
+func runUse(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) != 1 {
+		return usagef("name one volume")
+	}
+	s := x.Shell
+	v, err := s.findVolume(ops[0].text)
+	if err != nil {
+		return err
+	}
+	if _, err := v.open(s); err != nil {
+		return err
+	}
+	s.mountRoot(v)
+	return nil
+}
+
+// disksCommand lists the disks and where they came from.
+func runDisks(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) > 0 {
+		return usagef("too many arguments")
+	}
+	tw := tabwriter.NewWriter(x.Out, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tTABLE\tID\tSOURCE")
+	for _, d := range x.Shell.disks {
+		scheme, id := "none", ""
+		if d.Table != nil {
+			scheme, id = d.Table.Scheme, d.Table.DiskID
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, sizeString(d.Size), scheme, id, d.Source)
+	}
+	return tw.Flush()
+}
