@@ -1,0 +1,74 @@
+// Package ipc connects the shell to the worker process that holds the disk
+// transports.
+//
+// The shell calls Start, which re-executes the running binary with the
+// hidden argument WorkerArg and hands it one end of a socketpair as fd 3 (no
+// socket file exists, so nobody else can connect). The worker's main calls
+// ServeWorker with an Opener; this package holds no parser or transport
+// code. Client.Open returns a *Disk, an io.ReaderAt that the parsers use
+// as if it were a file.
+//
+// # Frames
+//
+// Both directions carry length-prefixed binary frames. The 24-byte header,
+// little-endian:
+//
+//	uint32 magic "VMSH" | uint8 layout version (1) | uint8 type | uint16 flags (0)
+//	uint64 request id   | uint32 body length       | uint32 reserved (0)
+//
+// A reply has the request's type with bit 0x80 set and echoes its id, so
+// many requests are in flight at once and replies may come in any order.
+// Every reply body starts with an error block (uint16 code, uint32 errno,
+// uint16 message length, message); the code maps io.EOF,
+// io.ErrUnexpectedEOF, syscall.Errno, fs.ErrNotExist and friends, so
+// errors.Is works across the process boundary, and io.EOF comes back as
+// io.EOF itself. Strings are a uint16 length and bytes.
+//
+// # Messages
+//
+//   - hello (both ways, first): protocol version, capability bits, the
+//     shared-memory shape. A version mismatch is refused with ErrVersion.
+//   - open: spec → disk id, size, display name (no credentials).
+//   - list: → id, size, name of every open disk.
+//   - read: disk id, slot, offset, length → count, then the data if no slot.
+//   - status: → per disk: id, name, size, bytes and requests served, errors,
+//     last error and its time, state. Each record is length-prefixed, so
+//     later versions append fields and older readers skip them.
+//   - close: disk id.
+//
+// # Limits
+//
+// Every length is checked before it sizes an allocation: the worker
+// accepts request frames up to 8 KiB, the shell reply frames up to
+// MaxInline plus 4 KiB; a frame announcing more is refused and the
+// connection closed. Specs are at most 4096 bytes, names 256, error
+// messages 1024, open disks per worker 256, shared memory 64 slots of at
+// most 8 MiB.
+//
+// # Shared memory
+//
+// At hello the shell passes a sealed memfd (SCM_RIGHTS) divided into slots,
+// 8 of 1 MiB by default. A read names a free slot; the worker reads straight
+// into it and answers with the count; the shell copies the data into the
+// caller's buffer and frees the slot. Without memfd (capability not agreed)
+// the data travels in the reply frame and lands directly in the caller's
+// buffer. A large ReadAt is split into slot-sized requests kept in flight
+// in parallel; reads under 256 KiB go through a block cache of aligned
+// 64 KiB chunks (LRU, 64 MiB per client by default, concurrent misses on a
+// chunk fetched once).
+//
+// # Restarts
+//
+// If the worker dies, the Client reaps it, starts a fresh one, says hello,
+// reopens every disk by its spec and retries the reads that were in flight,
+// once; Disk values stay valid and OnRestart reports the death. If three
+// fresh workers in a row fail, the Client gives up with an error.
+//
+// # Security
+//
+// The worker treats every frame as untrusted: lengths, counts, disk ids,
+// slot numbers and offsets are validated before use, and a malformed frame
+// ends the connection with an error rather than a panic or an unbounded
+// allocation. The shell validates replies the same way; it seals the memfd
+// so the worker cannot shrink it under the shell's mapping.
+package ipc
