@@ -36,12 +36,12 @@ func (u *fakeUI) ReadLine(string) (string, error) {
 	u.lines = u.lines[1:]
 	return l, nil
 }
-func (u *fakeUI) Stdout() io.Writer          { return &u.out }
-func (u *fakeUI) Stderr() io.Writer          { return &u.err }
-func (u *fakeUI) Interactive() bool          { return u.interactive }
-func (u *fakeUI) Width() int                 { return u.width }
-func (u *fakeUI) SetCompleter(c Completer)   { u.completer = c }
-func (u *fakeUI) Close() error               { return nil }
+func (u *fakeUI) Stdout() io.Writer        { return &u.out }
+func (u *fakeUI) Stderr() io.Writer        { return &u.err }
+func (u *fakeUI) Interactive() bool        { return u.interactive }
+func (u *fakeUI) Width() int               { return u.width }
+func (u *fakeUI) SetCompleter(c Completer) { u.completer = c }
+func (u *fakeUI) Close() error             { return nil }
 
 var (
 	old    = time.Date(2020, 1, 2, 3, 4, 5, 123456789, time.UTC)
@@ -59,25 +59,25 @@ func guest() fstest.MapFS {
 	dev := st(20, sIFCHR|0o666, 0, 0, 1, 0)
 	dev.Major, dev.Minor = 1, 3
 	return fstest.MapFS{
-		"etc":             {Mode: fs.ModeDir | 0o755, ModTime: old, Sys: st(2, sIFDIR|0o755, 0, 0, 3, 4096)},
-		"etc/passwd":      {Data: []byte("root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"), Mode: 0o644, ModTime: old},
-		"etc/group":       {Data: []byte("root:x:0:\nstaff:x:50:\n"), Mode: 0o644, ModTime: old},
-		"etc/fstab":       {Data: []byte("UUID=x / ext4 defaults 0 1\n"), Mode: 0o644, ModTime: old},
-		"etc/a.conf":      {Data: []byte("A\n"), Mode: 0o600, ModTime: old, Sys: st(11, sIFREG|0o600, 1000, 50, 1, 2)},
-		"etc/b.conf":      {Data: []byte("B\n"), Mode: 0o640, ModTime: old, Sys: st(12, sIFREG|0o640, 1001, 51, 1, 2)},
-		"etc/.hidden":     {Data: []byte("h"), Mode: 0o644, ModTime: old},
-		"etc/my file":     {Data: []byte("spaces\n"), Mode: 0o644, ModTime: old},
-		"bin":             {Data: []byte("usr/bin"), Mode: fs.ModeSymlink | 0o777, ModTime: old},
-		"usr/bin/ls":      {Data: []byte("#!ls\n"), Mode: 0o755, ModTime: old},
-		"usr/bin/sudo":    {Data: []byte("#!sudo\n"), Mode: 0o755 | fs.ModeSetuid, ModTime: old},
-		"dev/null":        {Mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, ModTime: old, Sys: dev},
-		"dev/fifo":        {Mode: fs.ModeNamedPipe | 0o644, ModTime: old},
-		"tmp":             {Mode: fs.ModeDir | fs.ModeSticky | 0o777, ModTime: old},
+		"etc":              {Mode: fs.ModeDir | 0o755, ModTime: old, Sys: st(2, sIFDIR|0o755, 0, 0, 3, 4096)},
+		"etc/passwd":       {Data: []byte("root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"), Mode: 0o644, ModTime: old},
+		"etc/group":        {Data: []byte("root:x:0:\nstaff:x:50:\n"), Mode: 0o644, ModTime: old},
+		"etc/fstab":        {Data: []byte("UUID=x / ext4 defaults 0 1\n"), Mode: 0o644, ModTime: old},
+		"etc/a.conf":       {Data: []byte("A\n"), Mode: 0o600, ModTime: old, Sys: st(11, sIFREG|0o600, 1000, 50, 1, 2)},
+		"etc/b.conf":       {Data: []byte("B\n"), Mode: 0o640, ModTime: old, Sys: st(12, sIFREG|0o640, 1001, 51, 1, 2)},
+		"etc/.hidden":      {Data: []byte("h"), Mode: 0o644, ModTime: old},
+		"etc/my file":      {Data: []byte("spaces\n"), Mode: 0o644, ModTime: old},
+		"bin":              {Data: []byte("usr/bin"), Mode: fs.ModeSymlink | 0o777, ModTime: old},
+		"usr/bin/ls":       {Data: []byte("#!ls\n"), Mode: 0o755, ModTime: old},
+		"usr/bin/sudo":     {Data: []byte("#!sudo\n"), Mode: 0o755 | fs.ModeSetuid, ModTime: old},
+		"dev/null":         {Mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, ModTime: old, Sys: dev},
+		"dev/fifo":         {Mode: fs.ModeNamedPipe | 0o644, ModTime: old},
+		"tmp":              {Mode: fs.ModeDir | fs.ModeSticky | 0o777, ModTime: old},
 		"home/alice/a.txt": {Data: []byte("hello alice\n"), Mode: 0o644, ModTime: old},
-		"home/alice/abs":  {Data: []byte("/etc/passwd"), Mode: fs.ModeSymlink | 0o777, ModTime: old},
-		"home/alice/up":   {Data: []byte("../../../../etc"), Mode: fs.ModeSymlink | 0o777, ModTime: old},
-		"home/alice/ro":   {Mode: fs.ModeDir | 0o555, ModTime: old},
-		"home/alice/ro/f": {Data: []byte("in a read-only dir\n"), Mode: 0o444, ModTime: old},
+		"home/alice/abs":   {Data: []byte("/etc/passwd"), Mode: fs.ModeSymlink | 0o777, ModTime: old},
+		"home/alice/up":    {Data: []byte("../../../../etc"), Mode: fs.ModeSymlink | 0o777, ModTime: old},
+		"home/alice/ro":    {Mode: fs.ModeDir | 0o555, ModTime: old},
+		"home/alice/ro/f":  {Data: []byte("in a read-only dir\n"), Mode: 0o444, ModTime: old},
 	}
 }
 
