@@ -1,0 +1,35 @@
+// Package fsread reads ext2, ext3 and ext4 filesystems from an
+// [io.ReaderAt] and presents them as an [io/fs.FS].
+//
+// [Open] parses the superblock and returns an [*FS] that implements
+// [fs.FS], [fs.ReadDirFS], [fs.StatFS] and [fs.ReadLinkFS]. Nothing is ever
+// written: the package only issues ReadAt calls. [Probe] reads the
+// superblock alone and reports what kind of filesystem it is.
+//
+// Supported: block sizes from 1 KiB to 64 KiB; 32- and 64-bit group
+// descriptors, flex_bg, sparse_super and meta_bg; inodes of 128 bytes and
+// larger with extra fields (nanosecond timestamps with the extra epoch bits,
+// creation time, 32-bit owners, i_size_high, huge_file block counts);
+// extent trees of any depth and direct, indirect, double- and
+// triple-indirect block maps; sparse files and uninitialized extents (read
+// as zeros); linear and hashed (htree) directories; regular files,
+// directories, fast and slow symbolic links, character and block devices
+// (old and new device number encodings), FIFOs and sockets.
+//
+// Not supported: journal replay (a filesystem with needs_recovery set is
+// shown as it is on disk, with a warning from [FS.Warnings]); inline_data
+// files and directories, encrypted files, compressed files and bigalloc
+// filesystems, which give errors wrapping [errors.ErrUnsupported];
+// case-insensitive lookups in casefold directories (names are matched
+// exactly); extended attributes; checksum verification. A filesystem with
+// incompatible feature bits this package does not know is refused by Open.
+//
+// # Security
+//
+// Filesystem images are treated as untrusted input. Every count, length
+// and offset read from the image is checked before it sizes an allocation,
+// a loop or a recursion; extent trees are depth-limited, symbolic links
+// are followed at most 40 times, and caches are bounded. Corruption is
+// reported as an error naming the inode or block involved, never as a
+// panic. The package does not log or print.
+package fsread
