@@ -81,7 +81,25 @@ func (s *Shell) Status() int {
 
 // Warnf prints a warning line on stderr: "vmsh: " and the message.
 func (s *Shell) Warnf(format string, a ...any) {
+	s.flush()
 	fmt.Fprintf(s.ui.Stderr(), "vmsh: "+format+"\n", a...)
+}
+
+// flush writes out standard output if the UI buffers it.
+func (s *Shell) flush() {
+	if f, ok := s.ui.Stdout().(interface{ Flush() error }); ok {
+		f.Flush()
+	}
+}
+
+// RunScript runs the commands of a -c argument and returns the exit
+// status.
+func (s *Shell) RunScript(script string) int {
+	stop := s.catchInterrupts()
+	defer stop()
+	s.RunLine(script)
+	s.flush()
+	return s.Status()
 }
 
 // RunLine runs the commands on one line (separated by ';'). It returns
@@ -112,6 +130,7 @@ func (s *Shell) Run() int {
 		if s.ui.Interactive() {
 			prompt = "vmsh:" + s.cwd + "> "
 		}
+		s.flush()
 		line, err := s.ui.ReadLine(prompt)
 		if errors.Is(err, ErrInterrupted) {
 			continue
@@ -127,6 +146,7 @@ func (s *Shell) Run() int {
 		}
 		s.RunLine(line)
 	}
+	s.flush()
 	return s.Status()
 }
 
@@ -172,6 +192,7 @@ func (s *Shell) runCommand(words []word) {
 	s.mu.Unlock()
 	x := &Call{Shell: s, Ctx: ctx, Name: name, words: words[1:], Out: s.ui.Stdout()}
 	err := x.run(c)
+	s.flush()
 	s.mu.Lock()
 	s.cancel = nil
 	s.mu.Unlock()

@@ -511,7 +511,8 @@ func runLsblk(x *Call) error {
 	if len(s.disks) == 0 {
 		return errors.New("no disks")
 	}
-	tw := tabwriter.NewWriter(x.Out, 0, 8, 1, ' ', 0)
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 8, 1, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE\tTYPE\tFSTYPE\tLABEL\tUUID\tMOUNTPOINTS")
 	row := func(name string, v *Volume, typ string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, sizeString(v.Size), typ,
@@ -527,7 +528,23 @@ func runLsblk(x *Call) error {
 			row(branch+p.Name, p, "part")
 		}
 	}
-	return tw.Flush()
+	tw.Flush()
+	return writeTrimmed(x.Out, buf.String())
+}
+
+// writeTrimmed writes text without the spaces tabwriter leaves at the ends
+// of lines.
+func writeTrimmed(w io.Writer, text string) error {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(text, "\n") {
+		if strings.HasSuffix(l, "\n") {
+			b.WriteString(strings.TrimRight(l[:len(l)-1], " ") + "\n")
+		} else {
+			b.WriteString(l)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // sizeString formats a size as lsblk does: "20G", "512M", "1.5G".
@@ -573,7 +590,8 @@ func runDisks(x *Call) error {
 	if len(ops) > 0 {
 		return usagef("too many arguments")
 	}
-	tw := tabwriter.NewWriter(x.Out, 0, 8, 2, ' ', 0)
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE\tTABLE\tID\tSOURCE")
 	for _, d := range x.Shell.disks {
 		scheme, id := "none", ""
@@ -582,5 +600,6 @@ func runDisks(x *Call) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, sizeString(d.Size), scheme, id, d.Source)
 	}
-	return tw.Flush()
+	tw.Flush()
+	return writeTrimmed(x.Out, buf.String())
 }

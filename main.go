@@ -1,0 +1,302 @@
+// Command vmsh opens a virtual machine's disks and lets a person browse and
+// restore files from them, with no mount, no FUSE and no root:
+//
+//	vmsh disk.img                        # interactive shell
+//	vmsh -c "get /etc/fstab" disk.img    # one-liner, like sh -c
+//	echo "cat /etc/hostname" | vmsh disk.img
+//
+// With no disk named, vmsh opens a small sample guest disk built into the
+// binary.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"vmsh/ipc"
+	"vmsh/shell"
+	"vmsh/transport"
+)
+
+//go:embed testdata/sample.img.gz
+var sampleDisk []byte
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+const usage = `usage: vmsh [-c "command; command..."] [disk...]
+
+vmsh opens a virtual machine's disks (image files or block devices, read-only)
+and lets you browse and copy out their files: ls, cd, cat, stat, get, lsblk,
+use. With no disk it opens a small sample guest disk built into vmsh.
+
+  -c COMMANDS   run COMMANDS (separated by ';') and exit
+  -h, --help    show this help
+  --version     show the version
+
+Without -c, vmsh reads commands from its standard input: interactively on a
+terminal (type help), else one per line. The exit status is 0 when every
+command succeeded, 1 when one failed, 2 for a bad vmsh invocation.
+`
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == ipc.WorkerArg {
+		if err := ipc.ServeWorker(openDisk); err != nil {
+			fmt.Fprintf(os.Stderr, "vmsh worker: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+// openDisk is the worker's opener: the transport layer, read-only.
+func openDisk(spec string) (ipc.Backend, error) {
+	d, err := transport.Open(spec)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// options are vmsh's command line.
+type options struct {
+	command    string
+	hasCommand bool
+	help       bool
+	version    bool
+	disks      []string
+}
+
+// parseArgs reads the command line. Flags and disks may be mixed; "--" ends
+// the flags.
+func parseArgs(args []string) (options, error) {
+	var o options
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			o.disks = append(o.disks, args[i+1:]...)
+			return o, nil
+		case a == "-c" || a == "--command":
+			if i+1 >= len(args) {
+				return o, fmt.Errorf("%s needs an argument", a)
+			}
+			i++
+			o.command, o.hasCommand = args[i], true
+		case strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--"):
+			o.command, o.hasCommand = strings.TrimPrefix(strings.TrimPrefix(a, "-c"), "="), true
+		case strings.HasPrefix(a, "--command="):
+			o.command, o.hasCommand = strings.TrimPrefix(a, "--command="), true
+		case a == "-h" || a == "--help" || a == "-help":
+			o.help = true
+		case a == "--version" || a == "-version":
+			o.version = true
+		case strings.HasPrefix(a, "-") && a != "-":
+			return o, fmt.Errorf("unknown flag %s", a)
+		default:
+			o.disks = append(o.disks, a)
+		}
+	}
+	return o, nil
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+func run(args []string) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vmsh: %v\n%s", err, strings.SplitN(usage, "\n", 2)[0]+"\n")
+		return 2
+	}
+	if o.help {
+		fmt.Print(usage)
+		return 0
+	}
+	if o.version {
+		fmt.Printf("vmsh %s\n", versionString())
+		return 0
+	}
+
+	stdout := &flushWriter{w: os.Stdout}
+	var ui shell.UI
+	if !o.hasCommand && shell.IsTerminal(os.Stdin) {
+		ui = shell.NewTerminalUI()
+	} else {
+		ui = shell.NewStreamUI(os.Stdin, stdout, os.Stderr)
+	}
+	defer ui.Close()
+	s := shell.New(ui)
+
+	client, err := ipc.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vmsh: cannot start the disk worker: %v\n", err)
+		return 1
+	}
+	defer client.Close()
+	client.OnRestart = func(err error) {
+		fmt.Fprintf(os.Stderr, "vmsh: worker died (%v); started a new one\n", err)
+	}
+
+	if len(o.disks) == 0 {
+		spec, cleanup, err := sampleSpec()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vmsh: cannot unpack the built-in sample disk: %v\n", err)
+			return 1
+		}
+		defer cleanup()
+		fmt.Fprintln(os.Stderr, "vmsh: no disk named; opening the built-in sample disk")
+		d, err := client.Open(spec)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vmsh: sample disk: %v\n", err)
+			return 1
+		}
+		s.AddDisk("(built-in sample disk)", d, d.Size())
+	}
+	for _, spec := range o.disks {
+		d, err := client.Open(spec)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vmsh: %s: %s\n", spec, openReason(spec, err))
+			return 1
+		}
+		s.AddDisk(spec, d, d.Size())
+	}
+	s.MountGuest()
+
+	if o.hasCommand {
+		return s.RunScript(o.command)
+	}
+	return s.Run()
+}
+
+// openReason shortens an error from opening a disk to what follows the
+// disk's name: the transport and the worker name it too.
+func openReason(spec string, err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, spec+": "); i >= 0 {
+		msg = msg[i+len(spec)+2:]
+	}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "no such file or directory"
+	case errors.Is(err, os.ErrPermission):
+		return "permission denied"
+	}
+	return msg
+}
+
+// sampleSpec unpacks the built-in sample disk where the worker can open it
+// and returns the path to give it. The disk goes into an anonymous memory
+// file (memfd), which the worker opens as /proc/<pid>/fd/<n> of this
+// process: nothing is written to disk and nothing is left behind. Where
+// memfd is missing, a temporary file removed on exit is used instead.
+func sampleSpec() (spec string, cleanup func(), err error) {
+	zr, err := gzip.NewReader(bytes.NewReader(sampleDisk))
+	if err != nil {
+		return "", nil, err
+	}
+	var f *os.File
+	fd, merr := unix.MemfdCreate("vmsh-sample-disk", unix.MFD_CLOEXEC)
+	if merr == nil {
+		f = os.NewFile(uintptr(fd), "vmsh-sample-disk")
+		spec = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd)
+	} else {
+		f, err = os.CreateTemp("", "vmsh-sample-*.img")
+		if err != nil {
+			return "", nil, err
+		}
+		spec = f.Name()
+	}
+	cleanup = func() {
+		f.Close()
+		if merr != nil {
+			os.Remove(spec)
+		}
+	}
+	if err := writeSparse(f, zr); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return spec, cleanup, nil
+}
+
+// writeSparse copies r to f, skipping blocks of zeros, so the memory file
+// only holds the sample's data.
+func writeSparse(f *os.File, r io.Reader) error {
+	buf := make([]byte, 64<<10)
+	var off int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if !allZero(buf[:n]) {
+				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
+					return werr
+				}
+			}
+			off += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return f.Truncate(off)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// flushWriter buffers standard output; the shell flushes it after every
+// command and before every message on standard error, so the two stay in
+// order.
+type flushWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	if len(f.buf)+len(p) > 64<<10 {
+		if err := f.Flush(); err != nil {
+			return 0, err
+		}
+		if len(p) > 64<<10 {
+			return f.w.Write(p)
+		}
+	}
+	f.buf = append(f.buf, p...)
+	return len(p), nil
+}
+
+// Flush writes what is buffered.
+func (f *flushWriter) Flush() error {
+	if len(f.buf) == 0 {
+		return nil
+	}
+	_, err := f.w.Write(f.buf)
+	f.buf = f.buf[:0]
+	return err
+}
