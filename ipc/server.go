@@ -1,0 +1,531 @@
+package ipc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// WorkerArg is the hidden subcommand that runs the worker: `vmsh __worker`,
+// with the socket on fd 3.
+const WorkerArg = "__worker"
+
+// Backend is what the worker reads from: an open disk image or device (a
+// transport.Disk). ReadAt must be safe for concurrent use. (The shell's
+// view of a disk is *Disk.)
+type Backend interface {
+	io.ReaderAt
+	Size() int64
+	Close() error
+}
+
+// Opener opens a disk by its spec (a path or URI). The worker gets one from
+// main, so this package holds no parser or transport code.
+//
+// If the Backend also has a Name() string method, that is the name the shell
+// shows; if it has a State() string method, status reports it (for a network
+// disk: "connected", "reconnecting", ...).
+type Opener func(spec string) (Backend, error)
+
+// maxHandlers bounds the requests one worker serves at once. The read loop
+// stops reading frames while all are busy, which pushes back on the shell.
+const maxHandlers = 16
+
+// Worker life cycle: init (waiting for hello) -> ready (hello done, shared
+// memory mapped) -> running (serving requests) -> stopped.
+type workerState int32
+
+const (
+	stateInit workerState = iota
+	stateReady
+	stateRunning
+	stateStopped
+)
+
+func (s workerState) String() string {
+	switch s {
+	case stateInit:
+		return "init"
+	case stateReady:
+		return "ready"
+	case stateRunning:
+		return "running"
+	case stateStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("state(%d)", int32(s))
+}
+
+type server struct {
+	conn  *net.UnixConn
+	open  Opener
+	state atomic.Int32
+
+	wmu sync.Mutex // serialises reply writes
+
+	mu     sync.Mutex
+	disks  map[uint32]*serverDisk
+	nextID uint32
+
+	shm      []byte // mapped region, nil without shared memory
+	slots    uint32
+	slotSize uint32
+
+	sem chan struct{}
+	wg  sync.WaitGroup
+}
+
+type serverDisk struct {
+	id   uint32
+	name string
+	d    Backend
+	size int64
+
+	mu     sync.RWMutex // read-held by reads, held by close
+	closed bool
+
+	bytes, requests, errors atomic.Uint64
+
+	emu       sync.Mutex
+	lastErr   string
+	lastErrAt time.Time
+}
+
+// ServeWorker is the worker's main: it serves the socket on fd 3 (the
+// shell's socketpair end, ExtraFiles[0]) until the shell closes it, then
+// returns nil. The worker ignores SIGINT, so Ctrl-C at the shell's terminal
+// cancels a command without killing the worker; it dies with the shell
+// (Pdeathsig, and EOF on the socket).
+func ServeWorker(open Opener) error {
+	signal.Ignore(os.Interrupt)
+	f := os.NewFile(3, "ipc-socket")
+	if f == nil {
+		return errors.New("ipc: worker: no socket on fd 3")
+	}
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("ipc: worker: fd 3: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return errors.New("ipc: worker: fd 3 is not a unix socket")
+	}
+	return Serve(uc, open)
+}
+
+// Serve runs the worker protocol on conn until the peer closes it (then it
+// returns nil) or sends something malformed (then it returns the error).
+// Every frame is untrusted: lengths are checked before allocation, disk ids,
+// slots and offsets before use. Serve closes conn and every disk it opened.
+func Serve(conn *net.UnixConn, open Opener) error {
+	s := &server{
+		conn:  conn,
+		open:  open,
+		disks: make(map[uint32]*serverDisk),
+		sem:   make(chan struct{}, maxHandlers),
+	}
+	defer s.stop()
+	if err := s.handshake(); err != nil {
+		if err == io.EOF {
+			return nil
+		}
+		return err
+	}
+	s.state.Store(int32(stateRunning))
+	br := bufio.NewReaderSize(conn, 16<<10)
+	for {
+		h, body, err := readFrame(br, maxRequestBody)
+		if err != nil {
+			if err == io.EOF || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("ipc: worker: %w", err)
+		}
+		if h.Type&replyBit != 0 || h.Type == msgHello {
+			return fmt.Errorf("ipc: worker: %w: unexpected %s", ErrProtocol, msgName(h.Type))
+		}
+		s.sem <- struct{}{}
+		s.wg.Add(1)
+		go func() {
+			defer func() { <-s.sem; s.wg.Done() }()
+			s.handle(h, body)
+		}()
+	}
+}
+
+func (s *server) stop() {
+	s.conn.Close()
+	s.wg.Wait()
+	s.state.Store(int32(stateStopped))
+	s.mu.Lock()
+	for id, d := range s.disks {
+		d.close()
+		delete(s.disks, id)
+	}
+	s.mu.Unlock()
+	if s.shm != nil {
+		unix.Munmap(s.shm)
+		s.shm = nil
+	}
+}
+
+// handshake reads the shell's hello (with the memfd, if any, attached as
+// SCM_RIGHTS to its first bytes), maps the region and answers.
+func (s *server) handshake() error {
+	var hb [headerSize]byte
+	oob := make([]byte, unix.CmsgSpace(4))
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for n := 0; n < headerSize; {
+		m, oobn, flags, _, err := s.conn.ReadMsgUnix(hb[n:], oob)
+		if oobn > 0 {
+			fds = append(fds, parseRights(oob[:oobn])...)
+		}
+		n += m
+		if err != nil {
+			if err == io.EOF && n == 0 {
+				return io.EOF
+			}
+			return fmt.Errorf("ipc: worker: reading hello: %w", err)
+		}
+		if m == 0 {
+			return fmt.Errorf("ipc: worker: %w: truncated hello", ErrProtocol)
+		}
+		if flags&unix.MSG_CTRUNC != 0 {
+			return fmt.Errorf("ipc: worker: %w: too many file descriptors with hello", ErrProtocol)
+		}
+	}
+	h, err := parseHeader(hb[:], maxRequestBody)
+	if err != nil {
+		return fmt.Errorf("ipc: worker: %w", err)
+	}
+	if h.Type != msgHello {
+		return fmt.Errorf("ipc: worker: %w: first message is %s, want hello", ErrProtocol, msgName(h.Type))
+	}
+	body := make([]byte, h.Length)
+	if _, err := io.ReadFull(s.conn, body); err != nil {
+		return fmt.Errorf("ipc: worker: %w: truncated hello: %v", ErrProtocol, err)
+	}
+	d := decoder{b: body}
+	hello := decodeHello(&d)
+	// A newer shell may append fields; ignore them.
+	if d.err != nil {
+		return fmt.Errorf("ipc: worker: %w", d.err)
+	}
+	if hello.Version != ProtocolVersion {
+		err := fmt.Errorf("%w: shell speaks version %d, worker speaks version %d", ErrVersion, hello.Version, ProtocolVersion)
+		s.reply(h, err, nil, nil)
+		return fmt.Errorf("ipc: worker: %w", err)
+	}
+	ans := helloMsg{Version: ProtocolVersion, MaxInline: MaxInline}
+	if hello.Caps&capSHM != 0 && len(fds) == 1 {
+		if err := s.mapShm(fds[0], hello.Slots, hello.SlotSize); err == nil {
+			ans.Caps |= capSHM
+			ans.Slots, ans.SlotSize = s.slots, s.slotSize
+		}
+	}
+	s.state.Store(int32(stateReady))
+	var e encoder
+	ans.encode(&e)
+	return s.reply(h, nil, e.b, nil)
+}
+
+func parseRights(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for i := range msgs {
+		if f, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+			fds = append(fds, f...)
+		}
+	}
+	return fds
+}
+
+// mapShm maps the shell's region after checking its shape against the
+// limits and the file's real size.
+func (s *server) mapShm(fd int, slots, slotSize uint32) error {
+	if slots == 0 || slots > maxSlots || slotSize == 0 || slotSize > maxSlotSize ||
+		uint64(slots)*uint64(slotSize) > maxShmSize || slotSize%uint32(os.Getpagesize()) != 0 {
+		return fmt.Errorf("ipc: worker: bad shared memory shape %d x %d", slots, slotSize)
+	}
+	size := int(slots) * int(slotSize)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Size < int64(size) {
+		return fmt.Errorf("ipc: worker: shared memory is %d bytes, want %d", st.Size, size)
+	}
+	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	s.shm, s.slots, s.slotSize = mem, slots, slotSize
+	return nil
+}
+
+// reply writes one reply frame: header, error block, payload, then data.
+func (s *server) reply(req header, err error, payload, data []byte) error {
+	var e encoder
+	e.b = make([]byte, headerSize, headerSize+errBlockMin+64+len(payload))
+	appendErr(&e, err)
+	e.b = append(e.b, payload...)
+	putHeader(e.b, header{Type: req.Type | replyBit, ID: req.ID, Length: uint32(len(e.b) - headerSize + len(data))})
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if len(data) == 0 {
+		_, err = s.conn.Write(e.b)
+	} else {
+		bufs := net.Buffers{e.b, data}
+		_, err = bufs.WriteTo(s.conn)
+	}
+	return err
+}
+
+var inlinePool = sync.Pool{New: func() any { b := make([]byte, MaxInline); return &b }}
+
+func (s *server) handle(h header, body []byte) {
+	d := decoder{b: body}
+	var e encoder
+	var err error
+	switch h.Type {
+	case msgOpen:
+		spec := d.str(maxSpec, "open spec")
+		if err = d.end("open request"); err == nil {
+			var info DiskInfo
+			info, err = s.openDisk(spec)
+			info.encode(&e)
+		}
+	case msgList:
+		if err = d.end("list request"); err == nil {
+			list := s.list()
+			e.u32(uint32(len(list)))
+			for _, sd := range list {
+				DiskInfo{ID: sd.id, Size: sd.size, Name: sd.name}.encode(&e)
+			}
+		}
+	case msgStatus:
+		if err = d.end("status request"); err == nil {
+			list := s.list()
+			e.u32(uint32(len(list)))
+			for _, sd := range list {
+				sd.status().encode(&e)
+			}
+		}
+	case msgClose:
+		id := d.u32("close disk id")
+		if err = d.end("close request"); err == nil {
+			err = s.closeDisk(id)
+		}
+	case msgRead:
+		req := decodeReadReq(&d)
+		if err = d.end("read request"); err == nil {
+			s.read(h, req)
+			return
+		}
+	default:
+		err = fmt.Errorf("%w: unknown request %s", ErrProtocol, msgName(h.Type))
+	}
+	if err != nil {
+		e.b = nil
+	}
+	s.reply(h, err, e.b, nil)
+}
+
+func (s *server) read(h header, req readReq) {
+	var e encoder
+	fail := func(err error) {
+		e.u32(0)
+		s.reply(h, err, e.b, nil)
+	}
+	sd := s.disk(req.Disk)
+	if sd == nil {
+		fail(fmt.Errorf("ipc: read: %w: no open disk with id %d", os.ErrClosed, req.Disk))
+		return
+	}
+	if req.Off < 0 {
+		fail(fmt.Errorf("ipc: read %s: %w: negative offset %d", sd.name, os.ErrInvalid, req.Off))
+		return
+	}
+	var buf []byte
+	if req.Slot == noSlot {
+		if req.Len > MaxInline {
+			fail(fmt.Errorf("%w: inline read of %d bytes, limit %d", ErrProtocol, req.Len, MaxInline))
+			return
+		}
+		p := inlinePool.Get().(*[]byte)
+		defer inlinePool.Put(p)
+		buf = (*p)[:req.Len]
+	} else {
+		if s.shm == nil || req.Slot >= s.slots || req.Len > s.slotSize {
+			fail(fmt.Errorf("%w: read into slot %d length %d outside shared memory", ErrProtocol, req.Slot, req.Len))
+			return
+		}
+		off := int(req.Slot) * int(s.slotSize)
+		buf = s.shm[off : off+int(req.Len) : off+int(req.Len)]
+	}
+	n, err := sd.readAt(buf, req.Off)
+	e.u32(uint32(n))
+	if req.Slot == noSlot {
+		s.reply(h, err, e.b, buf[:n])
+	} else {
+		s.reply(h, err, e.b, nil)
+	}
+}
+
+func (s *server) disk(id uint32) *serverDisk {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.disks[id]
+}
+
+func (s *server) list() []*serverDisk {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := make([]*serverDisk, 0, len(s.disks))
+	for id := uint32(1); id <= s.nextID && len(list) < len(s.disks); id++ {
+		if d := s.disks[id]; d != nil {
+			list = append(list, d)
+		}
+	}
+	return list
+}
+
+func (s *server) openDisk(spec string) (DiskInfo, error) {
+	s.mu.Lock()
+	full := len(s.disks) >= maxDisks
+	s.mu.Unlock()
+	if full {
+		return DiskInfo{}, fmt.Errorf("ipc: open %s: too many open disks (limit %d)", displayName(spec), maxDisks)
+	}
+	d, err := s.open(spec)
+	if err != nil {
+		return DiskInfo{}, err
+	}
+	size := d.Size()
+	if size < 0 {
+		d.Close()
+		return DiskInfo{}, fmt.Errorf("ipc: open %s: negative size %d", displayName(spec), size)
+	}
+	name := ""
+	if n, ok := d.(interface{ Name() string }); ok {
+		name = n.Name()
+	}
+	if name == "" {
+		name = displayName(spec)
+	}
+	sd := &serverDisk{name: truncate(name, maxName), d: d, size: size}
+	s.mu.Lock()
+	if len(s.disks) >= maxDisks {
+		s.mu.Unlock()
+		d.Close()
+		return DiskInfo{}, fmt.Errorf("ipc: open %s: too many open disks (limit %d)", name, maxDisks)
+	}
+	s.nextID++
+	sd.id = s.nextID
+	s.disks[sd.id] = sd
+	s.mu.Unlock()
+	return DiskInfo{ID: sd.id, Size: sd.size, Name: sd.name}, nil
+}
+
+func (s *server) closeDisk(id uint32) error {
+	s.mu.Lock()
+	sd := s.disks[id]
+	delete(s.disks, id)
+	s.mu.Unlock()
+	if sd == nil {
+		return fmt.Errorf("ipc: close: %w: no open disk with id %d", os.ErrClosed, id)
+	}
+	return sd.close()
+}
+
+func (sd *serverDisk) readAt(p []byte, off int64) (int, error) {
+	sd.mu.RLock()
+	defer sd.mu.RUnlock()
+	if sd.closed {
+		return 0, fmt.Errorf("ipc: read %s: %w", sd.name, os.ErrClosed)
+	}
+	n, err := sd.d.ReadAt(p, off)
+	if n < 0 || n > len(p) {
+		n, err = 0, fmt.Errorf("ipc: read %s: disk returned %d bytes for a %d-byte read", sd.name, n, len(p))
+	}
+	sd.requests.Add(1)
+	sd.bytes.Add(uint64(n))
+	if err != nil && err != io.EOF {
+		sd.errors.Add(1)
+		sd.emu.Lock()
+		sd.lastErr, sd.lastErrAt = err.Error(), time.Now()
+		sd.emu.Unlock()
+	}
+	return n, err
+}
+
+func (sd *serverDisk) close() error {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if sd.closed {
+		return nil
+	}
+	sd.closed = true
+	return sd.d.Close()
+}
+
+func (sd *serverDisk) status() DiskStatus {
+	st := DiskStatus{
+		ID:       sd.id,
+		Name:     sd.name,
+		Size:     sd.size,
+		Bytes:    sd.bytes.Load(),
+		Requests: sd.requests.Load(),
+		Errors:   sd.errors.Load(),
+		State:    "ready",
+	}
+	if s, ok := sd.d.(interface{ State() string }); ok {
+		st.State = s.State()
+	}
+	sd.emu.Lock()
+	st.LastErr, st.LastErrAt = sd.lastErr, sd.lastErrAt
+	sd.emu.Unlock()
+	return st
+}
+
+// displayName is a short name for a spec: the last path element of a file,
+// or host/path of a URI without its user info and query, so no credential
+// is shown.
+func displayName(spec string) string {
+	if i := strings.Index(spec, "://"); i >= 0 {
+		rest := spec[i+3:]
+		if j := strings.IndexAny(rest, "?#"); j >= 0 {
+			rest = rest[:j]
+		}
+		host, p, _ := strings.Cut(rest, "/")
+		if k := strings.LastIndexByte(host, '@'); k >= 0 {
+			host = host[k+1:]
+		}
+		if p == "" {
+			return spec[:i+3] + host
+		}
+		return spec[:i+3] + host + "/" + p
+	}
+	return path.Base(spec)
+}
