@@ -23,7 +23,7 @@ func makeTree(t testing.TB, dir string) {
 	writeFile(t, filepath.Join(dir, "sub/deeper/file.bin"), pattern(1, 300000), 0o640)
 	writeFile(t, filepath.Join(dir, "sub/setuid"), []byte("x"), 0o4755)
 	writeFile(t, filepath.Join(dir, "sub/setgid"), []byte("y"), 0o2711)
-	writeFile(t, filepath.Join(dir, "big.bin"), pattern(2, 5<<20+123), 0o644)
+	writeFile(t, filepath.Join(dir, "big.bin"), pattern(2, 2<<20+123), 0o644)
 	if err := os.Mkdir(filepath.Join(dir, "sticky"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func makeTree(t testing.TB, dir string) {
 	}
 	// A sparse file with holes at the start, middle and end.
 	writeSparse(t, filepath.Join(dir, "sparse"), 3<<20, map[int64][]byte{
-		1 << 20:         pattern(3, 10000),
+		1 << 20:        pattern(3, 10000),
 		2<<20 + 4096*3: pattern(4, 4096),
 	})
 }

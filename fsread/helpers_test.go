@@ -368,8 +368,9 @@ func compareDebugfs(t *testing.T, fsys *FS, img string, maxPaths int) {
 		check("Mode", fmt.Sprintf("%04o", st.Mode&0o7777))
 		check("Flags", fmt.Sprintf("0x%x", st.Flags))
 		check("Generation", fmt.Sprint(st.Generation))
-		check("User", fmt.Sprint(st.Uid))
-		check("Group", fmt.Sprint(st.Gid))
+		// debugfs prints owners as signed 32-bit numbers.
+		check("User", fmt.Sprint(int32(st.Uid)))
+		check("Group", fmt.Sprint(int32(st.Gid)))
 		check("Size", fmt.Sprint(st.Size))
 		check("Links", fmt.Sprint(st.Nlink))
 		check("Blockcount", fmt.Sprint(st.Blocks))
