@@ -126,7 +126,7 @@ func (f *FS) extentWindow(in *inode, lblk uint64) (*window, error) {
 		buf := make([]byte, f.bs)
 		nodeOff = int64(child * f.bs)
 		where = fmt.Sprintf("inode %d: extent block %d", in.ino, child)
-		if err := f.readFull(buf, nodeOff, where); err != nil {
+		if err := f.readFull(buf, nodeOff, "%s", where); err != nil {
 			return nil, err
 		}
 		node = buf
@@ -236,7 +236,7 @@ func (f *FS) walkIndirect(in *inode, blk uint64, level int, base, lblk uint64) (
 		}
 		buf := make([]byte, f.bs)
 		where := fmt.Sprintf("inode %d: indirect block %d", in.ino, blk)
-		if err := f.readFull(buf, int64(blk*f.bs), where); err != nil {
+		if err := f.readFull(buf, int64(blk*f.bs), "%s", where); err != nil {
 			return nil, err
 		}
 		span /= ppb

@@ -2,7 +2,6 @@ package fsread
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io"
 	"io/fs"
 	"slices"
@@ -32,6 +31,7 @@ type dirent struct {
 // dirList is a directory's entries sorted by name, without "." and "..".
 type dirList struct {
 	ents []dirent
+	cost int // memory estimate: names plus per-entry overhead
 }
 
 // lookup returns the inode number of name in the directory.
@@ -83,7 +83,7 @@ func (f *FS) readDirList(in *inode) (*dirList, error) {
 		}
 		b := buf[:n*f.bs]
 		phys := (r.pblk + (lblk - r.lblk)) * f.bs
-		if err := f.readFull(b, int64(phys), fmt.Sprintf("directory inode %d: block %d", in.ino, lblk)); err != nil {
+		if err := f.readFull(b, int64(phys), "directory inode %d: block %d", in.ino, lblk); err != nil {
 			return nil, err
 		}
 		for i := uint64(0); i < n; i++ {
@@ -97,19 +97,19 @@ func (f *FS) readDirList(in *inode) (*dirList, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(l.ents) <= maxCachedDirEntries {
-		for f.dirCached+len(l.ents) > maxCachedDirEntries {
+	if l.cost <= maxCachedDirCost {
+		if old, ok := f.dirs[in.ino]; ok {
+			return old, nil
+		}
+		for f.dirCached+l.cost > maxCachedDirCost {
 			for k, v := range f.dirs {
-				f.dirCached -= len(v.ents)
+				f.dirCached -= v.cost
 				delete(f.dirs, k)
 				break
 			}
 		}
-		if old, ok := f.dirs[in.ino]; ok {
-			return old, nil
-		}
 		f.dirs[in.ino] = l
-		f.dirCached += len(l.ents)
+		f.dirCached += l.cost
 	}
 	return l, nil
 }
@@ -154,8 +154,9 @@ func (f *FS) parseDirBlock(in *inode, lblk, phys uint64, b []byte, l *dirList) e
 			}
 			name := string(e[8 : 8+nameLen])
 			if name != "." && name != ".." && !strings.ContainsAny(name, "/\x00") {
-				if len(l.ents) >= maxDirEntries {
-					return formatErr(-1, "directory inode %d: more than %d entries", in.ino, maxDirEntries)
+				l.cost += len(name) + direntOverhead
+				if l.cost > maxDirCost {
+					return formatErr(-1, "directory inode %d: more than %d bytes of entries", in.ino, maxDirCost)
 				}
 				var ft uint8
 				if filetype {

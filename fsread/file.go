@@ -2,7 +2,6 @@ package fsread
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"math"
@@ -91,7 +90,7 @@ func (d *dataReader) ReadAt(p []byte, off int64) (int, error) {
 		if pendLen == 0 {
 			return nil
 		}
-		err := d.fs.readFull(p[pendDst:pendDst+pendLen], pendPhys, fmt.Sprintf("inode %d: data", d.in.ino))
+		err := d.fs.readFull(p[pendDst:pendDst+pendLen], pendPhys, "inode %d: data", d.in.ino)
 		pendLen = 0
 		return err
 	}

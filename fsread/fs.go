@@ -11,12 +11,13 @@ import (
 
 // Limits that bound the work and memory spent on one filesystem.
 const (
-	maxCachedDescBlocks = 64       // group descriptor blocks
-	inodeChunkSize      = 64 << 10 // bytes of inode table read at once
-	maxCachedInodeChunk = 32       // inode table chunks (2 MiB)
-	maxCachedDirEntries = 1 << 20  // directory entries kept for lookups
-	maxDirEntries       = 1 << 22  // entries in one directory
-	maxDirSize          = 1 << 32  // bytes in one directory
+	maxCachedDescBlocks = 64        // group descriptor blocks
+	inodeChunkSize      = 64 << 10  // bytes of inode table read at once
+	maxCachedInodeChunk = 32        // inode table chunks (2 MiB)
+	maxCachedDirCost    = 64 << 20  // bytes of directory entries kept for lookups
+	maxDirCost          = 256 << 20 // bytes of entries parsed from one directory
+	direntOverhead      = 48        // bytes counted per entry besides its name
+	maxDirSize          = 1 << 32   // bytes in one directory
 	maxSymlinkHops      = 40
 	maxSymlinkLen       = 4096
 )
@@ -41,7 +42,7 @@ type FS struct {
 	descBlocks map[uint64][]byte // descriptor block index -> contents
 	itChunks   map[itKey][]byte  // inode table chunks
 	dirs       map[uint64]*dirList
-	dirCached  int // sum of len(entries) over dirs
+	dirCached  int // sum of cost over dirs
 }
 
 type itKey struct {
@@ -185,11 +186,11 @@ func (f *FS) Warnings() []string {
 	return append([]string(nil), f.warnings...)
 }
 
-// readFull reads len(p) bytes at off, reporting short reads as errors
-// with context.
-func (f *FS) readFull(p []byte, off int64, what string) error {
+// readFull reads len(p) bytes at off, reporting short reads as errors.
+// The context for an error message is formatted only when one occurs.
+func (f *FS) readFull(p []byte, off int64, format string, args ...any) error {
 	if off < 0 || off > f.size || int64(len(p)) > f.size-off {
-		return formatErr(off, "%s: %d bytes at offset %d lie beyond the end of the image (%d bytes)", what, len(p), off, f.size)
+		return formatErr(off, "%s: %d bytes at offset %d lie beyond the end of the image (%d bytes)", fmt.Sprintf(format, args...), len(p), off, f.size)
 	}
 	n, err := f.r.ReadAt(p, off)
 	if n == len(p) {
@@ -198,7 +199,7 @@ func (f *FS) readFull(p []byte, off int64, what string) error {
 	if err == nil || err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("ext4: %s: reading %d bytes at offset %d: %w", what, len(p), off, err)
+	return fmt.Errorf("ext4: %s: reading %d bytes at offset %d: %w", fmt.Sprintf(format, args...), len(p), off, err)
 }
 
 // hasSuper reports whether block group g holds a superblock backup.
@@ -265,7 +266,7 @@ func (f *FS) groupDesc(g uint64) (groupDesc, error) {
 			return groupDesc{}, formatErr(-1, "group descriptor block %d for group %d beyond the filesystem", loc, g)
 		}
 		blk = make([]byte, f.bs)
-		if err := f.readFull(blk, int64(loc*f.bs), fmt.Sprintf("group descriptor block %d", loc)); err != nil {
+		if err := f.readFull(blk, int64(loc*f.bs), "group descriptor block %d", loc); err != nil {
 			return groupDesc{}, err
 		}
 		f.mu.Lock()

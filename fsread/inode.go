@@ -107,7 +107,7 @@ func (f *FS) inode(ino uint64) (*inode, error) {
 			return nil, formatErr(int64(pos), "inode %d lies beyond the end of the image", ino)
 		}
 		buf = make([]byte, n)
-		if err := f.readFull(buf, int64(pos), fmt.Sprintf("inode table of group %d", g)); err != nil {
+		if err := f.readFull(buf, int64(pos), "inode table of group %d", g); err != nil {
 			return nil, fmt.Errorf("inode %d: %w", ino, err)
 		}
 		f.mu.Lock()
