@@ -1,0 +1,535 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"vmsh/ipc"
+)
+
+func TestMain(m *testing.M) {
+	// The test binary can serve as the worker too.
+	if len(os.Args) > 1 && os.Args[1] == ipc.WorkerArg {
+		if err := ipc.ServeWorker(openDisk); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildBin  string
+	buildErr  error
+)
+
+// vmshBinary builds vmsh once, statically, for the end-to-end tests.
+func vmshBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "vmsh-test-")
+		if buildErr != nil {
+			return
+		}
+		buildBin = filepath.Join(buildDir, "vmsh")
+		cmd := exec.Command("go", "build", "-o", buildBin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+type result struct {
+	stdout, stderr string
+	status         int
+}
+
+// vmsh runs the binary with args and stdin, in dir (a temporary directory
+// if empty).
+func vmsh(t *testing.T, dir, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(vmshBinary(t), args...)
+	cmd.Dir = dir
+	if dir == "" {
+		cmd.Dir = t.TempDir()
+	}
+	cmd.Env = append(os.Environ(), "TZ=UTC", "HOME="+t.TempDir())
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	status := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		status = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), status}
+}
+
+const sampleBanner = "vmsh: no disk named; opening the built-in sample disk\nvmsh: / is sda2 (ext4, label root)\n"
+
+func TestSampleDisk(t *testing.T) {
+	r := vmsh(t, "", "", "-c", "cat /etc/hostname")
+	if r.stdout != "sample\n" || r.stderr != sampleBanner || r.status != 0 {
+		t.Errorf("got %+v", r)
+	}
+	r = vmsh(t, "", "", "-c", "lsblk; ls /boot; cat /boot/grub/grub.cfg")
+	want := "NAME   SIZE TYPE FSTYPE LABEL UUID                                 MOUNTPOINTS\n" +
+		"sda    34M  disk\n" +
+		"├─sda1 6M   part ext4   boot  5a3c1e0d-7b2f-4c11-9e6a-0d1b2c3d4e02 /boot\n" +
+		"├─sda2 24M  part ext4   root  5a3c1e0d-7b2f-4c11-9e6a-0d1b2c3d4e01 /\n" +
+		"└─sda3 2M   part swap         5a3c1e0d-7b2f-4c11-9e6a-0d1b2c3d4e03\n" +
+		"grub\ninitrd.img-6.1.0-sample\nlost+found\nvmlinuz-6.1.0-sample\n"
+	if !strings.HasPrefix(r.stdout, want) || !strings.Contains(r.stdout, "menuentry 'vmsh sample guest'") || r.status != 0 {
+		t.Errorf("got %+v\nwant prefix\n%s", r, want)
+	}
+	r = vmsh(t, "", "", "-c", "ls -l /home/alice/latest-report /etc/shadow")
+	want = "-rw-r----- 1 root  42    100 Jun  7  2023 /etc/shadow\n"
+	if !strings.Contains(r.stdout, "lrwxrwxrwx 1 alice alice  20 Jun  7  2023 /home/alice/latest-report -> Documents/report.txt\n") ||
+		!strings.Contains(r.stdout, "/etc/shadow\n") {
+		t.Errorf("ls -l: %+v", r)
+	}
+	_ = want
+}
+
+func TestExitStatus(t *testing.T) {
+	tests := []struct {
+		stdin  string
+		args   []string
+		stdout string
+		stderr string
+		status int
+	}{
+		{"", []string{"-c", "pwd"}, "/\n", "", 0},
+		{"", []string{"-c", "cat /nope; cat /etc/hostname"}, "sample\n", "vmsh: cat /nope: no such file or directory\n", 1},
+		{"", []string{"-c", "frob"}, "", "vmsh: frob: unknown command (try help)\n", 1},
+		{"", []string{"-c", "ls -z /"}, "", "vmsh: ls: unknown flag -z\n", 1},
+		{"", []string{"-c", "exit 7"}, "", "", 7},
+		{"cat /etc/hostname\nls /boot/grub\n", nil, "sample\ngrub.cfg\n", "", 0},
+		{"cat /etc/hostname\ncat /nope\npwd\n", nil, "sample\n/\n", "vmsh: cat /nope: no such file or directory\n", 1},
+		{"cd /etc\ncat hostname", nil, "sample\n", "", 0},
+	}
+	for _, tt := range tests {
+		r := vmsh(t, "", tt.stdin, tt.args...)
+		if r.stdout != tt.stdout || r.stderr != sampleBanner+tt.stderr || r.status != tt.status {
+			t.Errorf("%q %q: got %+v, want %q %q %d", tt.args, tt.stdin, r, tt.stdout, tt.stderr, tt.status)
+		}
+	}
+	usageLine := "usage: vmsh [-c \"command; command...\"] [disk...]\n"
+	for _, args := range [][]string{{"--bogus"}, {"-x", "disk.img"}, {"-c"}} {
+		r := vmsh(t, "", "", args...)
+		if r.status != 2 || !strings.HasPrefix(r.stderr, "vmsh: ") || !strings.HasSuffix(r.stderr, usageLine) || r.stdout != "" {
+			t.Errorf("%q: got %+v", args, r)
+		}
+	}
+	if r := vmsh(t, "", "", "--help"); r.status != 0 || !strings.HasPrefix(r.stdout, usageLine) {
+		t.Errorf("--help: %+v", r)
+	}
+	if r := vmsh(t, "", "", "--version"); r.status != 0 || !strings.HasPrefix(r.stdout, "vmsh ") {
+		t.Errorf("--version: %+v", r)
+	}
+	if r := vmsh(t, "", "", "-c", "pwd", "nope.img"); r.status != 1 || r.stderr != "vmsh: nope.img: no such file or directory\n" {
+		t.Errorf("missing disk: %+v", r)
+	}
+}
+
+// fixture unpacks testdata/NAME.img.gz into a temporary directory, or
+// skips the test when the fixtures have not been built.
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name+".img.gz"))
+	if err != nil {
+		t.Skipf("fixture %s not built (testdata/mkfixtures.sh): %v", name, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), name+".img")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSparse(f, zr); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return p
+}
+
+func TestPartitionedDisks(t *testing.T) {
+	gpt := fixture(t, "gpt-disk")
+	r := vmsh(t, "", "", "-c", "lsblk; cat /etc/hostname; use gptdata; ls /docs; use UUID=11111111-2222-4333-8444-000000000005; pwd; use 7", gpt)
+	want := "" +
+		"NAME   SIZE TYPE FSTYPE LABEL   UUID                                 MOUNTPOINTS\n" +
+		"sda    40M  disk\n" +
+		"├─sda1 1M   part\n" +
+		"├─sda2 16M  part ext4   gptroot 11111111-2222-4333-8444-000000000005 /\n" +
+		"├─sda3 8M   part ext2   gptdata 11111111-2222-4333-8444-000000000006\n" +
+		"└─sda5 4M   part swap   gptswap 11111111-2222-4333-8444-000000000007\n" +
+		"gpt root\nblob\nreadme.txt\n/\n"
+	wantErr := "vmsh: / is sda2 (ext4, label gptroot)\nvmsh: / is sda3 (ext2, label gptdata)\n" +
+		"vmsh: / is sda2 (ext4, label gptroot)\nvmsh: use: 7: no such volume (see lsblk)\n"
+	if r.stdout != want || r.stderr != wantErr || r.status != 1 {
+		t.Errorf("gpt: got\n%s\n%s%d\nwant\n%s\n%s", r.stdout, r.stderr, r.status, want, wantErr)
+	}
+
+	mbr := fixture(t, "mbr-disk")
+	whole := fixture(t, "whole-disk")
+	r = vmsh(t, "", "", "-c", "lsblk; use sdb6; cat which; use /dev/sdb1; cat /which; use LABEL=mbr-seven; cat /which", whole, mbr)
+	if !strings.Contains(r.stdout, "sda    8M   disk ext4   whole-disk 11111111-2222-4333-8444-000000000004 /\n") ||
+		!strings.Contains(r.stdout, "├─sdb5 3M   part ext2   mbr-five   11111111-2222-4333-8444-000000000015\n") ||
+		!strings.Contains(r.stdout, "└─sdb8 3M   part swap   mbr-swap   11111111-2222-4333-8444-000000000018\n") ||
+		!strings.HasSuffix(r.stdout, "partition 6\npartition 1\npartition 7\n") || r.status != 0 {
+		t.Errorf("mbr: %+v", r)
+	}
+	if !strings.HasPrefix(r.stderr, "vmsh: / is sda (ext4, label whole-disk)\n") {
+		t.Errorf("mbr stderr: %s", r.stderr)
+	}
+}
+
+// expectEntry is one line of a fixture's .expect listing.
+type expectEntry struct {
+	typ, mode, size, mtime, target, sum string
+}
+
+func readExpect(t *testing.T, name string) map[string]expectEntry {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name+".expect"))
+	if err != nil {
+		t.Skipf("no %s.expect: %v", name, err)
+	}
+	m := map[string]expectEntry{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 11 {
+			t.Fatalf("%s.expect: bad line %q", name, line)
+		}
+		m[f[0]] = expectEntry{typ: f[1], mode: f[2], size: f[5], mtime: strings.SplitN(f[7], ".", 2)[0], target: f[8], sum: f[10]}
+	}
+	return m
+}
+
+// listHost lists a host tree in the terms of an .expect file. Modes are
+// compared without the setuid, setgid and sticky bits, which get drops.
+func listHost(t *testing.T, dir string) map[string]expectEntry {
+	t.Helper()
+	m := map[string]expectEntry{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := expectEntry{mode: fmt.Sprintf("%04o", fi.Mode().Perm()), size: strconv.FormatInt(fi.Size(), 10),
+			mtime: strconv.FormatInt(fi.ModTime().Unix(), 10), target: "-", sum: "-"}
+		switch {
+		case fi.IsDir():
+			e.typ, e.size = "d", "-"
+		case fi.Mode()&fs.ModeSymlink != 0:
+			e.typ, e.mtime, e.size = "l", "-", "-"
+			e.target, _ = os.Readlink(p)
+		default:
+			e.typ = "f"
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			io.Copy(h, f)
+			f.Close()
+			e.sum = hex.EncodeToString(h.Sum(nil))
+		}
+		m[rel] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestGetMatchesKernel copies whole filesystems out with get and compares
+// the result with the kernel's listing of the same filesystem.
+func TestGetMatchesKernel(t *testing.T) {
+	for _, tc := range []struct{ image, expect, use string }{
+		{"sample", "sample-p2", "sda2"},
+		{"sample", "sample-p1", "sda1"},
+		{"whole-disk", "whole-disk", "sda"},
+		{"gpt-disk", "gpt-disk-p3", "sda3"},
+		{"mbr-disk", "mbr-disk-p7", "sda7"},
+		{"ext3-htree", "ext3-htree", "sda"},
+		{"ext2-1k", "ext2-1k", "sda"},
+		{"ext4", "ext4", "sda"},
+	} {
+		t.Run(tc.expect, func(t *testing.T) {
+			if tc.image == "ext4" && testing.Short() {
+				t.Skip("-short: the ext4 fixture has 20,000 files")
+			}
+			img := fixture(t, tc.image)
+			want := readExpect(t, tc.expect)
+			dir := t.TempDir()
+			r := vmsh(t, dir, "", "-c", "use "+tc.use+"; get / out", img)
+			if r.status != 0 {
+				t.Fatalf("get: %+v", r)
+			}
+			got := listHost(t, filepath.Join(dir, "out"))
+			var diffs []string
+			for p, w := range want {
+				if w.typ != "f" && w.typ != "d" && w.typ != "l" {
+					if !strings.Contains(r.stderr, "skipping /"+p+": ") {
+						diffs = append(diffs, p+": special file not reported as skipped")
+					}
+					continue
+				}
+				w.mode = fmt.Sprintf("%04o", mustOctal(t, w.mode)&0o777)
+				if w.typ == "d" {
+					w.size = "-"
+				}
+				if w.typ == "l" {
+					w.size, w.mtime = "-", "-"
+				}
+				g, ok := got[p]
+				if !ok {
+					diffs = append(diffs, p+": missing")
+					continue
+				}
+				if p == "." {
+					g.mode, w.mode = "", "" // the copy's top directory is made by get's caller
+				}
+				if g != w {
+					diffs = append(diffs, fmt.Sprintf("%s: got %+v, want %+v", p, g, w))
+				}
+				delete(got, p)
+			}
+			for p := range got {
+				diffs = append(diffs, p+": not in the guest")
+			}
+			sort.Strings(diffs)
+			if len(diffs) > 0 {
+				if len(diffs) > 20 {
+					diffs = append(diffs[:20], "...")
+				}
+				t.Errorf("%d differences:\n%s", len(diffs), strings.Join(diffs, "\n"))
+			}
+		})
+	}
+}
+
+func mustOctal(t *testing.T, s string) int {
+	n, err := strconv.ParseInt(s, 8, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
+
+// children returns the pids whose parent is pid.
+func children(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces: the fields after it follow
+		// the last ')'.
+		s := string(data)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestWorkerRestart kills the worker between two commands: the shell says
+// so once and the next command works.
+func TestWorkerRestart(t *testing.T) {
+	cmd := exec.Command(vmshBinary(t))
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	in, _ := cmd.StdinPipe()
+	outPipe, _ := cmd.StdoutPipe()
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	out := bufio.NewReader(outPipe)
+	readLine := func() string {
+		t.Helper()
+		done := make(chan string, 1)
+		go func() { l, _ := out.ReadString('\n'); done <- l }()
+		select {
+		case l := <-done:
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no output; stderr: %s", errb.String())
+			return ""
+		}
+	}
+	fmt.Fprintln(in, "cat /etc/hostname")
+	if l := readLine(); l != "sample\n" {
+		t.Fatalf("first command: %q", l)
+	}
+	workers := children(cmd.Process.Pid)
+	if len(workers) != 1 {
+		t.Fatalf("worker pids %v", workers)
+	}
+	syscall.Kill(workers[0], syscall.SIGKILL)
+	// Files not read before, so the blocks are not in the shell's cache.
+	fmt.Fprintln(in, "cat /home/alice/Documents/letter.txt; cat /var/log/auth.log")
+	if l := readLine(); l != "Dear Bob, the budget is attached.\n" {
+		t.Fatalf("after the kill: %q; stderr: %s", l, errb.String())
+	}
+	if l := readLine(); !strings.Contains(l, "Accepted publickey for alice") {
+		t.Fatalf("after the kill: %q", l)
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("vmsh: %v; stderr: %s", err, errb.String())
+	}
+	stderr := errb.String()
+	if n := strings.Count(stderr, "vmsh: worker died"); n != 1 || !strings.Contains(stderr, "started a new one\n") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if strings.Contains(l, "worker died") && !strings.HasSuffix(l, "; started a new one") {
+			t.Errorf("restart line: %q", l)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestInteractive drives vmsh in a real terminal through tmux: completion
+// with Tab, a command's output, the prompt, and Ctrl-D to leave.
+func TestInteractive(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("VMSH_REQUIRE_TOOLS") == "1" {
+			t.Fatal("tmux is required (VMSH_REQUIRE_TOOLS=1) but not installed")
+		}
+		t.Skip("tmux not installed: skipping the interactive test")
+	}
+	bin := vmshBinary(t)
+	home := t.TempDir()
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %q: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	tmux("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
+		"env", "HOME="+home, "XDG_STATE_HOME=", "TZ=UTC", "TERM=xterm", bin)
+	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+	screen := func() string { return tmux("capture-pane", "-p") }
+	waitFor := func(what string) string {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			s := screen()
+			if strings.Contains(s, what) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q never appeared; screen:\n%s", what, s)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("vmsh:/>")
+	tmux("send-keys", "ls /et", "Tab")
+	waitFor("vmsh:/> ls /etc/")
+	tmux("send-keys", "Enter")
+	s := waitFor("fstab")
+	if !strings.Contains(s, "hostname") || !strings.Contains(s, "passwd") {
+		t.Errorf("ls /etc in columns:\n%s", s)
+	}
+	tmux("send-keys", "cd /ho", "Tab")
+	waitFor("vmsh:/> cd /home/")
+	tmux("send-keys", "al", "Tab", "Enter")
+	waitFor("vmsh:/home/alice>")
+	tmux("send-keys", "cat no", "Tab", "Enter")
+	waitFor("call Bob about the cluster")
+	tmux("send-keys", "frob", "Enter")
+	waitFor("vmsh: frob: unknown command (try help)")
+	// Ctrl-C cancels the line being typed.
+	tmux("send-keys", "this is not run", "C-c")
+	tmux("send-keys", "pwd", "Enter")
+	waitFor("\n/home/alice\n")
+	if strings.Contains(screen(), "vmsh: this: unknown command") {
+		t.Error("Ctrl-C did not cancel the line")
+	}
+	tmux("send-keys", "C-d")
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("tmux", "-S", sock, "has-session").Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("vmsh did not exit on Ctrl-D:\n%s", screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	hist, err := os.ReadFile(filepath.Join(home, ".vmsh_history"))
+	if err != nil || !strings.Contains(string(hist), "cat notes.txt") {
+		t.Errorf("history: %q %v", hist, err)
+	}
+}
