@@ -1,0 +1,501 @@
+package fixturetest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"vmsh/fsread"
+	"vmsh/partition"
+)
+
+// Limits of the subtrees fstest.TestFS is run on: it reads every file whole
+// into memory and opens every name many times.
+const (
+	testFSMaxFile    = 256 << 10
+	testFSMaxEntries = 1000
+)
+
+// Images returns the names of the images in dir (NAME.img or NAME.img.gz),
+// sorted.
+func Images(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		for _, suf := range []string{".img.gz", ".img"} {
+			if base, ok := strings.CutSuffix(n, suf); ok && !seen[base] {
+				seen[base] = true
+				names = append(names, base)
+				break
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// CheckImage reads image name in dir with partition.Read and fsread.Open and
+// compares every filesystem with its kernel listing. Listings that no
+// filesystem matched, and filesystems the kernel listed that vmsh did not
+// find, are errors. It also compares the partition table with NAME.parts,
+// checks random access (ReadAt, Seek) against sequential reads, and runs
+// fstest.TestFS on every filesystem (on its largest subtrees TestFS can take:
+// no dangling symlinks, device nodes, huge directories or large files).
+//
+// In -short mode, files over 1 GiB are read to the end but not hashed.
+func CheckImage(t *testing.T, dir, name string) {
+	t.Helper()
+	f, size, err := OpenImage(dir, name, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+
+	expects, err := filepath.Glob(filepath.Join(dir, name+"*.expect"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused := map[string]bool{}
+	for _, e := range expects {
+		base := strings.TrimSuffix(filepath.Base(e), ".expect")
+		if base == name || strings.HasPrefix(base, name+"-p") && isDigits(base[len(name)+2:]) {
+			unused[e] = true
+		}
+	}
+
+	table, err := partition.Read(f, size)
+	switch {
+	case errors.Is(err, partition.ErrNoTable):
+		exp := filepath.Join(dir, name+".expect")
+		if !unused[exp] {
+			t.Fatalf("partition.Read: %v, but there is no %s.expect (kernel listings: %v)", err, name, keys(unused))
+		}
+		delete(unused, exp)
+		t.Run("disk", func(t *testing.T) { CheckFS(t, f, 0, size, exp) })
+	case err != nil:
+		t.Fatalf("partition.Read: %v", err)
+	default:
+		for _, w := range table.Warnings {
+			t.Errorf("partition.Read warning: %s", w)
+		}
+		if _, err := os.Stat(filepath.Join(dir, name+".expect")); err == nil {
+			t.Errorf("partition.Read found a %s table, but the kernel saw a filesystem on the whole disk", table.Scheme)
+		}
+		if pf := filepath.Join(dir, name+".parts"); fileExists(pf) {
+			t.Run("parts", func(t *testing.T) { CheckParts(t, table, pf) })
+		}
+		for _, p := range table.Partitions {
+			exp := filepath.Join(dir, fmt.Sprintf("%s-p%d.expect", name, p.Number))
+			if !unused[exp] {
+				continue
+			}
+			delete(unused, exp)
+			t.Run(fmt.Sprintf("p%d", p.Number), func(t *testing.T) { CheckFS(t, f, p.Start, p.Size, exp) })
+		}
+	}
+	for _, e := range keys(unused) {
+		t.Errorf("no filesystem read for kernel listing %s", filepath.Base(e))
+	}
+}
+
+// CheckFS opens the filesystem at off (bytes) of length size in r, and
+// compares it with the listing in expectFile. Its subtests run in parallel.
+func CheckFS(t *testing.T, r io.ReaderAt, off, size int64, expectFile string) {
+	t.Helper()
+	want, err := ReadExpect(expectFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fsread.Open(io.NewSectionReader(r, off, size), size)
+	if err != nil {
+		t.Fatalf("fsread.Open: %v", err)
+	}
+	for _, w := range fsys.Warnings() {
+		t.Logf("fsread warning: %s", w)
+	}
+	t.Run("listing", func(t *testing.T) {
+		t.Parallel()
+		hashMax := int64(-1)
+		if testing.Short() {
+			hashMax = 1 << 30
+			want = unhash(want, hashMax)
+		}
+		got, err := ListingOpt(fsys, hashMax)
+		if err != nil {
+			t.Errorf("listing %s: %v", filepath.Base(expectFile), err)
+		}
+		if d := Diff(want, got, 30); d != "" {
+			t.Errorf("vmsh's listing differs from the kernel's %s (%d kernel entries, %d vmsh entries):\n%s",
+				filepath.Base(expectFile), len(want), len(got), d)
+		}
+	})
+	t.Run("access", func(t *testing.T) {
+		t.Parallel()
+		CheckAccess(t, fsys, want)
+	})
+	t.Run("TestFS", func(t *testing.T) {
+		t.Parallel()
+		RunTestFS(t, fsys, want)
+	})
+}
+
+// unhash replaces the sha256 of files larger than max with "-".
+func unhash(lines []string, max int64) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) == len(Fields) && f[1] == "f" {
+			if n, err := strconv.ParseInt(f[5], 10, 64); err == nil && n > max {
+				f[10] = "-"
+				l = strings.Join(f, "\t")
+			}
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// accessMax is the largest file CheckAccess reads into memory.
+const accessMax = 64 << 20
+
+// CheckAccess reads every regular file of at most accessMax bytes (per the
+// kernel listing) sequentially, and checks that ReadAt and Seek+Read at
+// assorted offsets, including across holes and at and past the end, return
+// the same bytes.
+func CheckAccess(t *testing.T, fsys fs.FS, want []string) {
+	for p, e := range Index(want) {
+		if e.Type != "f" || e.Size > accessMax {
+			continue
+		}
+		if err := checkAccess(fsys, p, e.Size); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+func checkAccess(fsys fs.FS, p string, size int64) error {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(onlyReader{f})
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if int64(len(data)) != size {
+		return fmt.Errorf("read %d bytes, kernel says size %d", len(data), size)
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		return fmt.Errorf("%T is not an io.ReaderAt", f)
+	}
+	sk, ok := f.(io.Seeker)
+	if !ok {
+		return fmt.Errorf("%T is not an io.Seeker", f)
+	}
+	if size == 0 {
+		var b [1]byte
+		if n, err := ra.ReadAt(b[:], 0); n != 0 || err != io.EOF {
+			return fmt.Errorf("ReadAt(1 byte, off 0) of an empty file = %d, %v; want 0, io.EOF", n, err)
+		}
+		return nil
+	}
+	// Offsets: block boundaries, the end, and a deterministic spread.
+	offs := []int64{0, 1, 1023, 1024, 4095, 4096, 4097, size / 2, size - 1, size, size + 1, size + 5000}
+	x := uint64(size)*2654435761 + 1
+	for i := 0; i < 24; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		if size > 0 {
+			offs = append(offs, int64(x%uint64(size)))
+		}
+	}
+	lens := []int{1, 7, 512, 4096, 4099, 65536 + 3}
+	bufs := make([]byte, 65536+3)
+	for i, off := range offs {
+		if off < 0 {
+			continue
+		}
+		n := lens[i%len(lens)]
+		want := []byte{}
+		if off < size {
+			want = data[off:min(size, off+int64(n))]
+		}
+		buf := bufs[:n]
+		got, err := ra.ReadAt(buf, off)
+		if got != len(want) || !bytesEqual(buf[:got], want) {
+			return fmt.Errorf("ReadAt(%d bytes, off %d) = %d bytes, %v; want %d bytes (content differs: %v)",
+				n, off, got, err, len(want), !bytesEqual(buf[:min(got, len(want))], want[:min(got, len(want))]))
+		}
+		if got < n && err != io.EOF {
+			return fmt.Errorf("ReadAt(%d bytes, off %d) = %d, %v; want io.EOF", n, off, got, err)
+		}
+		if got == n && err != nil && err != io.EOF {
+			return fmt.Errorf("ReadAt(%d bytes, off %d) = %d, %v", n, off, got, err)
+		}
+		pos, err := sk.Seek(off, io.SeekStart)
+		if pos != off || err != nil {
+			return fmt.Errorf("Seek(%d, SeekStart) = %d, %v", off, pos, err)
+		}
+		got2, err := io.ReadFull(onlyReader{f}, buf)
+		if got2 != len(want) || !bytesEqual(buf[:got2], want) {
+			return fmt.Errorf("Seek(%d)+Read(%d bytes) = %d bytes, %v; want %d bytes", off, n, got2, err, len(want))
+		}
+	}
+	if pos, err := sk.Seek(-1, io.SeekEnd); size > 0 && (pos != size-1 || err != nil) {
+		return fmt.Errorf("Seek(-1, SeekEnd) = %d, %v; want %d", pos, err, size-1)
+	}
+	return nil
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// RunTestFS runs fstest.TestFS on fsys, or else on the largest subtrees
+// TestFS can take, with a few expected names taken from the kernel listing.
+func RunTestFS(t *testing.T, fsys fs.FS, want []string) {
+	idx := Index(want)
+	roots := testRoots(idx, ".")
+	if len(roots) == 0 {
+		t.Skip("no subtree fstest.TestFS can take")
+	}
+	for _, root := range roots {
+		sub := fsys
+		if root != "." {
+			var err error
+			if sub, err = fs.Sub(fsys, root); err != nil {
+				t.Fatal(err)
+			}
+		}
+		expected := sample(want, root, 4)
+		if err := fstest.TestFS(sub, expected...); err != nil {
+			t.Errorf("fstest.TestFS(%s, %q):\n%v", root, expected, err)
+		}
+	}
+}
+
+// testRoots returns dir if TestFS can take its tree, or else the roots of
+// the largest such subtrees below it.
+func testRoots(idx map[string]*Entry, dir string) []string {
+	if testable(idx, dir) {
+		return []string{dir}
+	}
+	var kids []string
+	for p, e := range idx {
+		if e.Type == "d" && p != "." && path.Dir(p) == dir {
+			kids = append(kids, p)
+		}
+	}
+	sort.Strings(kids)
+	var roots []string
+	for _, k := range kids {
+		roots = append(roots, testRoots(idx, k)...)
+	}
+	return roots
+}
+
+// testable reports whether every entry below dir is a directory, a regular
+// file of at most testFSMaxFile bytes or a symlink that resolves, and no
+// directory has more than testFSMaxEntries entries below it.
+func testable(idx map[string]*Entry, dir string) bool {
+	prefix := dir + "/"
+	for p, e := range idx {
+		if dir != "." && p != dir && !strings.HasPrefix(p, prefix) {
+			continue
+		}
+		switch e.Type {
+		case "d":
+			if e.Entries > testFSMaxEntries {
+				return false
+			}
+		case "f":
+			if e.Size > testFSMaxFile {
+				return false
+			}
+		case "l":
+			r := Resolve(idx, p)
+			if r == nil || r.Type == "l" || r.Type == "f" && r.Size > testFSMaxFile {
+				return false
+			}
+			if r.Type == "d" && !strings.HasPrefix(r.Path+"/", prefix) && dir != "." {
+				return false // TestFS would not walk it, but keep things simple
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sample picks up to n regular files and directories below root, relative to
+// root.
+func sample(lines []string, root string, n int) []string {
+	var out []string
+	for _, l := range lines {
+		f := strings.SplitN(l, "\t", 3)
+		p, typ := f[0], f[1]
+		if typ != "f" && typ != "d" {
+			continue
+		}
+		rel := p
+		if root != "." {
+			var ok bool
+			if rel, ok = strings.CutPrefix(p, root+"/"); !ok {
+				continue
+			}
+		} else if p == "." {
+			continue
+		}
+		out = append(out, rel)
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}
+
+// sfdiskJSON is the part of `sfdisk --json` that CheckParts uses.
+type sfdiskJSON struct {
+	PartitionTable struct {
+		Label      string `json:"label"`
+		ID         string `json:"id"`
+		Device     string `json:"device"`
+		SectorSize int    `json:"sectorsize"`
+		Partitions []struct {
+			Node     string `json:"node"`
+			Start    int64  `json:"start"`
+			Size     int64  `json:"size"`
+			Type     string `json:"type"`
+			UUID     string `json:"uuid"`
+			Name     string `json:"name"`
+			Attrs    string `json:"attrs"`
+			Bootable bool   `json:"bootable"`
+		} `json:"partitions"`
+	} `json:"partitiontable"`
+}
+
+// CheckParts compares a partition table with sfdisk's view of it in
+// partsFile (`sfdisk --json` output).
+func CheckParts(t *testing.T, table *partition.Table, partsFile string) {
+	t.Helper()
+	data, err := os.ReadFile(partsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sf sfdiskJSON
+	if err := json.Unmarshal(data, &sf); err != nil {
+		t.Fatalf("%s: %v", partsFile, err)
+	}
+	pt := sf.PartitionTable
+	scheme := map[string]string{"gpt": "gpt", "dos": "mbr"}[pt.Label]
+	if table.Scheme != scheme {
+		t.Errorf("Scheme = %q, sfdisk says %q", table.Scheme, pt.Label)
+	}
+	if pt.SectorSize != 0 && table.SectorSize != pt.SectorSize {
+		t.Errorf("SectorSize = %d, sfdisk says %d", table.SectorSize, pt.SectorSize)
+	}
+	wantID := strings.ToLower(pt.ID)
+	if scheme == "mbr" {
+		wantID = fmt.Sprintf("%08s", strings.TrimPrefix(wantID, "0x"))
+	}
+	if table.DiskID != wantID {
+		t.Errorf("DiskID = %q, sfdisk says %q", table.DiskID, pt.ID)
+	}
+	ss := int64(pt.SectorSize)
+	if ss == 0 {
+		ss = 512
+	}
+	got := map[int]partition.Partition{}
+	for _, p := range table.Partitions {
+		got[p.Number] = p
+	}
+	seen := map[int]bool{}
+	for _, w := range pt.Partitions {
+		num, err := strconv.Atoi(strings.TrimPrefix(w.Node, pt.Device))
+		if err != nil {
+			t.Fatalf("%s: cannot number partition node %q", partsFile, w.Node)
+		}
+		if scheme == "mbr" {
+			if v, _ := strconv.ParseUint(w.Type, 16, 8); v == 0x05 || v == 0x0f || v == 0x85 {
+				if _, ok := got[num]; ok {
+					t.Errorf("partition %d: extended partition (type %s) listed", num, w.Type)
+				}
+				continue
+			}
+		}
+		seen[num] = true
+		p, ok := got[num]
+		if !ok {
+			t.Errorf("partition %d (start %d, size %d sectors) not found", num, w.Start, w.Size)
+			continue
+		}
+		check := func(field string, g, w any) {
+			if g != w {
+				t.Errorf("partition %d: %s = %v, sfdisk says %v", num, field, g, w)
+			}
+		}
+		check("Start", p.Start, w.Start*ss)
+		check("Size", p.Size, w.Size*ss)
+		if scheme == "gpt" {
+			check("Type", p.Type, strings.ToLower(w.Type))
+			check("UUID", p.UUID, strings.ToLower(w.UUID))
+			check("Name", p.Name, w.Name)
+			check("Bootable", p.Bootable, strings.Contains(w.Attrs, "LegacyBIOSBootable"))
+		} else {
+			v, err := strconv.ParseUint(w.Type, 16, 8)
+			if err != nil {
+				t.Fatalf("%s: type %q", partsFile, w.Type)
+			}
+			check("Type", p.Type, fmt.Sprintf("0x%02x", v))
+			check("UUID", p.UUID, fmt.Sprintf("%s-%02x", wantID, num))
+			check("Bootable", p.Bootable, w.Bootable)
+		}
+	}
+	for num := range got {
+		if !seen[num] {
+			t.Errorf("partition %d found, sfdisk does not list it", num)
+		}
+	}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
