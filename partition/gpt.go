@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
+	"strings"
 	"unicode/utf16"
 )
 
@@ -29,7 +31,7 @@ var errNoGPTMagic = errors.New("no GPT signature")
 
 // gptSignature reports whether a GPT header signature is at LBA 1 for
 // 512- or 4096-byte sectors.
-func gptSignature(r readerAt, size int64) bool {
+func gptSignature(r io.ReaderAt, size int64) bool {
 	var b [8]byte
 	for _, off := range []int64{512, 4096} {
 		if readAt(r, size, b[:], off) == nil && string(b[:]) == gptMagic {
@@ -46,7 +48,7 @@ func lastLBA(size, ss int64) uint64 { return uint64(size/ss - 1) }
 // its partition entry array. A problem with the header or the array is
 // returned as a *FormatError whose message says which; I/O errors are
 // returned as they are.
-func gptLoad(r readerAt, size, ss int64, lba uint64) (*gptHeader, []byte, error) {
+func gptLoad(r io.ReaderAt, size, ss int64, lba uint64) (*gptHeader, []byte, error) {
 	if size/ss < 3 || lba > lastLBA(size, ss) {
 		return nil, nil, errNoGPTMagic
 	}
@@ -116,7 +118,7 @@ func describe(err error) string {
 	case errors.Is(err, errNoGPTMagic):
 		return "header not found"
 	case errors.As(err, &fe):
-		return fe.Msg[len("gpt: "):]
+		return strings.TrimPrefix(fe.Msg, "gpt: ")
 	default:
 		return err.Error()
 	}
@@ -124,7 +126,7 @@ func describe(err error) string {
 
 // readGPT reads the GPT of the disk: the primary header at LBA 1, or if it
 // or its entry array is bad, the backup header at the last LBA.
-func readGPT(r readerAt, size int64) (*Table, error) {
+func readGPT(r io.ReaderAt, size int64) (*Table, error) {
 	var warnings []string
 	// The primary header: the sector size is the one it is found with.
 	var (
@@ -207,7 +209,7 @@ func isFormatError(err error) bool {
 
 // headerOnly returns the primary header at LBA 1 if its own checksum is
 // good, ignoring its entry array, or nil.
-func headerOnly(r readerAt, size, ss int64) *gptHeader {
+func headerOnly(r io.ReaderAt, size, ss int64) *gptHeader {
 	buf := make([]byte, ss)
 	if readAt(r, size, buf, ss) != nil || string(buf[:8]) != gptMagic {
 		return nil
@@ -226,7 +228,7 @@ func headerOnly(r readerAt, size, ss int64) *gptHeader {
 
 // checkBackup returns warnings about the backup header of a good primary
 // header h: missing, damaged, or not at the end of the disk.
-func checkBackup(r readerAt, size int64, h *gptHeader) []string {
+func checkBackup(r io.ReaderAt, size int64, h *gptHeader) []string {
 	last := lastLBA(size, h.ss)
 	if h.altLBA > last {
 		return []string{fmt.Sprintf("gpt: backup header LBA %d is beyond the end of the disk (last LBA %d); the disk image may be truncated", h.altLBA, last)}

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"fmt"
+	"io"
 )
 
 // mbrEntry is one 16-byte partition entry of an MBR or an EBR.
@@ -81,7 +82,7 @@ func filesystemBootSector(s []byte) string {
 // unless the table only fits the disk with 4096-byte sectors (partitions and
 // boot records beyond the end of the disk, or extended boot records without
 // their signature, with 512; none of that with 4096).
-func readMBR(r readerAt, size int64, s0 []byte) (*Table, error) {
+func readMBR(r io.ReaderAt, size int64, s0 []byte) (*Table, error) {
 	t, problems, err := readMBRSectors(r, size, s0, 512)
 	if err != nil || problems == 0 || size%4096 != 0 {
 		return t, err
@@ -96,7 +97,7 @@ func readMBR(r readerAt, size int64, s0 []byte) (*Table, error) {
 
 // readMBRSectors reads an MBR table with sector size ss, returning the table
 // and the number of its problems that suggest a wrong sector size.
-func readMBRSectors(r readerAt, size int64, s0 []byte, ss int64) (*Table, int, error) {
+func readMBRSectors(r io.ReaderAt, size int64, s0 []byte, ss int64) (*Table, int, error) {
 	sig := le.Uint32(s0[440:])
 	t := &Table{Scheme: "mbr", SectorSize: int(ss), DiskID: fmt.Sprintf("%08x", sig)}
 	problems := 0
@@ -143,7 +144,7 @@ func readMBRSectors(r readerAt, size int64, s0 []byte, ss int64) (*Table, int, e
 // link to the next EBR is relative to the start of the extended partition.
 // It stops, with a warning, at a loop, a link outside the disk, a record
 // without its signature, or after maxEBRs links.
-func walkEBRs(r readerAt, size int64, t *Table, ss int64, slot int, ext mbrEntry, next *int, add func(int, mbrEntry, int64)) (problems int, err error) {
+func walkEBRs(r io.ReaderAt, size int64, t *Table, ss int64, slot int, ext mbrEntry, next *int, add func(int, mbrEntry, int64)) (problems int, err error) {
 	first := int64(ext.start)                  // sectors
 	extEnd := first + int64(ext.count)         // sectors
 	this, thisCount := first, int64(ext.count) // current EBR and the size of its extended range

@@ -185,6 +185,3 @@ func lbaRange(first, count uint64, ss int64) (start, size int64, ok bool) {
 	}
 	return int64(first) * ss, int64(count) * ss, true
 }
-
-// readerAt is io.ReaderAt, named short for the readers in this package.
-type readerAt = io.ReaderAt
