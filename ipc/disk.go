@@ -18,6 +18,8 @@ const (
 	// inlineParallel bounds the requests one big read keeps in flight
 	// when there is no shared memory.
 	inlineParallel = 4
+	// minPiece is the smallest request a big read is split into.
+	minPiece = 256 << 10
 )
 
 // Disk is a disk opened in the worker, seen from the shell. It implements
@@ -150,6 +152,12 @@ func (d *Disk) readDirect(p []byte, off int64) (int, error) {
 	piece, par := MaxInline, inlineParallel
 	if c.shm != nil {
 		piece, par = c.shm.slotSize, c.shm.slots
+	}
+	// Spread a read over the slots, so that the worker's pread of one
+	// piece overlaps the copy out of another, but keep pieces big enough
+	// that per-request costs stay small.
+	if len(p) < piece*par {
+		piece = max(minPiece, (len(p)+par-1)/par)
 	}
 	if len(p) <= piece {
 		n, err := d.readPiece(p, off)
