@@ -164,10 +164,8 @@ func TestGPTBounds(t *testing.T) {
 				} else {
 					le.PutUint64(disk[off+int64(tt.off):], tt.val)
 				}
-				if tt.off != 12 {
+				if tt.off != 12 { // an absurd header size is caught before the checksum
 					rehash(disk, off)
-				} else {
-					// An absurd header size is caught before the checksum.
 				}
 			}
 			_, err := Read(bytes.NewReader(disk), int64(len(disk)))
