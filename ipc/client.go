@@ -338,6 +338,9 @@ func (c *Client) dial() (*conn, error) {
 	go k.readLoop()
 	if err := k.hello(); err != nil {
 		k.shutdown()
+		if k.exitErr != nil {
+			return nil, fmt.Errorf("%w (worker %v)", err, k.exitErr)
+		}
 		return nil, err
 	}
 	return k, nil
@@ -675,9 +678,6 @@ func (k *conn) hello() error {
 	}
 	var e encoder
 	m.encode(&e)
-	if rights == nil {
-		rights = []byte{} // hello always goes out through sendmsg
-	}
 	cl := k.do(msgHello, e.b, nil, rights, 0)
 	t := time.NewTimer(helloTimeout)
 	defer t.Stop()

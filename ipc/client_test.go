@@ -32,6 +32,16 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case "shell":
+		// A shell that starts a worker, prints its pid and waits to be
+		// killed.
+		c, err := Config{Command: workerCommand("serve")}.Start()
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println(c.workerPid())
+		select {}
 	default:
 		os.Exit(3)
 	}
@@ -103,15 +113,17 @@ func tempImage(t testing.TB, size int) (string, []byte) {
 
 // modes are the data paths every read test runs over.
 var modes = []struct {
-	name string
-	cfg  Config
-	shm  bool
+	name     string
+	cfg      Config
+	shm      bool
+	declined bool // the shell offers shared memory, the worker declines
 }{
-	{"shm", Config{}, true},
-	{"shm-nocache", Config{CacheSize: -1}, true},
-	{"socket", Config{NoSharedMemory: true}, false},
-	{"socket-nocache", Config{NoSharedMemory: true, CacheSize: -1}, false},
-	{"smallslots", Config{Slots: 2, SlotSize: 64 << 10, CacheSize: 256 << 10}, true},
+	{"shm", Config{}, true, false},
+	{"shm-nocache", Config{CacheSize: -1}, true, false},
+	{"socket", Config{NoSharedMemory: true}, false, false},
+	{"socket-nocache", Config{NoSharedMemory: true, CacheSize: -1}, false, false},
+	{"smallslots", Config{Slots: 2, SlotSize: 64 << 10, CacheSize: 256 << 10}, true, false},
+	{"declined", Config{Slots: 2, SlotSize: 4 << 20}, false, true},
 }
 
 func TestReadAtConcurrent(t *testing.T) {
@@ -120,6 +132,9 @@ func TestReadAtConcurrent(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			c := startClient(t, m.cfg)
+			if m.declined {
+				c.cur.shm = false
+			}
 			if got := c.SharedMemory(); got != m.shm {
 				t.Fatalf("SharedMemory = %v, want %v", got, m.shm)
 			}
@@ -289,7 +304,7 @@ func TestRestart(t *testing.T) {
 				t.Errorf("no fresh worker")
 			}
 			// The old worker was reaped.
-			if err := syscall.Kill(pid, 0); err == nil {
+			if alive(pid) {
 				t.Errorf("old worker %d still exists", pid)
 			}
 		})
@@ -553,5 +568,109 @@ func TestServeBadRequests(t *testing.T) {
 	c.CloseWrite()
 	if err := waitServe(t, done); err != nil {
 		t.Errorf("Serve after EOF: %v", err)
+	}
+}
+
+// Concurrent small reads of one chunk cost one request to the worker.
+func TestCacheCoalesce(t *testing.T) {
+	name, data := tempImage(t, 1<<20)
+	c := startClient(t, Config{})
+	d, err := c.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() { checkRead(t, d, data, chunkSize+int64(g*100), 100) })
+	}
+	wg.Wait()
+	// A read across three chunks fetches the two it lacks.
+	checkRead(t, d, data, 2*chunkSize-10, chunkSize+20)
+	st, err := c.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].Requests != 3 || st[0].Bytes != 3*chunkSize {
+		t.Errorf("worker served %d requests, %d bytes; want 3, %d", st[0].Requests, st[0].Bytes, 3*chunkSize)
+	}
+}
+
+func TestCacheBound(t *testing.T) {
+	name, data := tempImage(t, 4<<20)
+	c := startClient(t, Config{CacheSize: 256 << 10})
+	d, err := c.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(64) {
+		checkRead(t, d, data, i*chunkSize+5, 10)
+	}
+	c.cache.mu.Lock()
+	size, n := c.cache.size, len(c.cache.m)
+	c.cache.mu.Unlock()
+	if size > 256<<10 || n > 4 {
+		t.Errorf("cache holds %d bytes in %d chunks, bound 256 KiB", size, n)
+	}
+	// Evicted chunks are fetched again and still correct.
+	checkRead(t, d, data, 5, 10)
+	d.Close()
+	if c.cache.size != 0 || len(c.cache.m) != 0 {
+		t.Errorf("closed disk left %d bytes in the cache", c.cache.size)
+	}
+}
+
+// The worker dies with the shell, even when the shell is killed outright.
+func TestWorkerDiesWithShell(t *testing.T) {
+	shell := workerCommand("shell")()
+	out, err := shell.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shell.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		shell.Process.Kill()
+		t.Fatal(err)
+	}
+	shell.Process.Kill()
+	shell.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("worker %d outlived its shell", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid is a process that has not exited (a zombie
+// waiting for a reaper counts as exited).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// A worker offered a region it cannot use answers without the capability.
+func TestServeDeclinesShm(t *testing.T) {
+	c, done := serveInProcess(t)
+	var e encoder
+	helloMsg{Version: ProtocolVersion, Caps: capSHM, Slots: 8, SlotSize: 1 << 20}.encode(&e)
+	sendFrame(t, c, msgHello, 1, e.b) // no fd attached
+	_, rerr, payload := recvReply(t, c)
+	d := decoder{b: payload}
+	ans := decodeHello(&d)
+	if rerr != nil || d.err != nil || ans.Caps&capSHM != 0 || ans.Version != ProtocolVersion {
+		t.Errorf("hello answer %+v, %v %v", ans, rerr, d.err)
+	}
+	c.Close()
+	if err := waitServe(t, done); err != nil {
+		t.Errorf("Serve: %v", err)
 	}
 }
