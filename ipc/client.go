@@ -303,8 +303,10 @@ func (c *Client) dial() (*conn, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	// The worker dies with the shell even when it is stuck in a read and
-	// does not notice the socket closing. Its own process group keeps
-	// Ctrl-C at the terminal away from it.
+	// does not notice the socket closing. (Linux sends Pdeathsig when the
+	// forking thread exits; Go keeps its threads unless a goroutine exits
+	// while locked to one, which this process does not do.) Its own process
+	// group keeps Ctrl-C at the terminal away from it.
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	cmd.SysProcAttr.Setpgid = true
 	if cmd.Stderr == nil {

@@ -550,8 +550,8 @@ func TestServeBadRequests(t *testing.T) {
 		id++
 	}
 	sendFrame(t, c, msgRead, id, []byte{1, 2, 3})
-	if _, rerr, _ := recvReply(t, c); !errors.Is(rerr, ErrProtocol) {
-		t.Errorf("short read request: %v", rerr)
+	if _, rerr, payload := recvReply(t, c); !errors.Is(rerr, ErrProtocol) || len(payload) != 4 {
+		t.Errorf("short read request: %v, %d-byte payload", rerr, len(payload))
 	}
 	sendFrame(t, c, msgClose, id+1, []byte{9, 0, 0, 0})
 	if _, rerr, _ := recvReply(t, c); !errors.Is(rerr, fs.ErrClosed) {

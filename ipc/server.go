@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -348,6 +350,9 @@ func (s *server) handle(h header, body []byte) {
 	}
 	if err != nil {
 		e.b = nil
+		if h.Type == msgRead {
+			e.u32(0) // a read reply always carries its count
+		}
 	}
 	s.reply(h, err, e.b, nil)
 }
@@ -403,11 +408,10 @@ func (s *server) list() []*serverDisk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := make([]*serverDisk, 0, len(s.disks))
-	for id := uint32(1); id <= s.nextID && len(list) < len(s.disks); id++ {
-		if d := s.disks[id]; d != nil {
-			list = append(list, d)
-		}
+	for _, d := range s.disks {
+		list = append(list, d)
 	}
+	slices.SortFunc(list, func(a, b *serverDisk) int { return cmp.Compare(a.id, b.id) })
 	return list
 }
 
