@@ -177,15 +177,71 @@ const accessMax = 64 << 20
 // kernel listing) sequentially, and checks that ReadAt and Seek+Read at
 // assorted offsets, including across holes and at and past the end, return
 // the same bytes.
+//
+// It also reads every directory with more than 100 entries in chunks through
+// fs.ReadDirFile.ReadDir(n) and checks the names against fs.ReadDir.
 func CheckAccess(t *testing.T, fsys fs.FS, want []string) {
 	for p, e := range Index(want) {
-		if e.Type != "f" || e.Size > accessMax {
-			continue
+		var err error
+		switch {
+		case e.Type == "f" && e.Size <= accessMax:
+			err = checkAccess(fsys, p, e.Size)
+		case e.Type == "d" && (e.Entries > 100 || p == "."):
+			err = checkDirChunks(fsys, p)
 		}
-		if err := checkAccess(fsys, p, e.Size); err != nil {
+		if err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
+}
+
+func checkDirChunks(fsys fs.FS, p string) error {
+	all, err := fs.ReadDir(fsys, p)
+	if err != nil {
+		return err
+	}
+	f, err := fsys.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	d, ok := f.(fs.ReadDirFile)
+	if !ok {
+		return fmt.Errorf("%T is not an fs.ReadDirFile", f)
+	}
+	var names []string
+	for i := 0; ; i++ {
+		n := 1 + i%13
+		ents, err := d.ReadDir(n)
+		if len(ents) > n {
+			return fmt.Errorf("ReadDir(%d) returned %d entries", n, len(ents))
+		}
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		if err == io.EOF {
+			if len(ents) != 0 {
+				return fmt.Errorf("ReadDir(%d) returned %d entries with io.EOF", n, len(ents))
+			}
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("ReadDir(%d) after %d entries: %w", n, len(names), err)
+		}
+		if len(ents) == 0 {
+			return fmt.Errorf("ReadDir(%d) returned no entries and no error", n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) != len(all) {
+		return fmt.Errorf("ReadDir in chunks: %d entries, fs.ReadDir: %d", len(names), len(all))
+	}
+	for i, e := range all {
+		if names[i] != e.Name() {
+			return fmt.Errorf("ReadDir in chunks: entry %d is %q, fs.ReadDir has %q", i, names[i], e.Name())
+		}
+	}
+	return nil
 }
 
 func checkAccess(fsys fs.FS, p string, size int64) error {
@@ -275,6 +331,7 @@ func RunTestFS(t *testing.T, fsys fs.FS, want []string) {
 	if len(roots) == 0 {
 		t.Skip("no subtree fstest.TestFS can take")
 	}
+	t.Logf("fstest.TestFS on %q", roots)
 	for _, root := range roots {
 		sub := fsys
 		if root != "." {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"vmsh/internal/fixturetest"
+)
+
+// oracleTools are the programs testdata/mkfixtures.sh runs.
+var oracleTools = []string{
+	"bash", "mount", "umount", "mountpoint", "mke2fs", "e2fsck", "debugfs",
+	"sgdisk", "sfdisk", "mkswap", "blkid", "sha256sum", "gzip",
+}
+
+// TestKernelOracle builds fresh images with testdata/mkfixtures.sh, which
+// lists every filesystem in them through the Linux kernel (read-only loop
+// mounts), and compares vmsh's reading of each image (partition.Read,
+// fsread.Open) with those listings.
+//
+// It needs root, loop devices and the tools in oracleTools; without them it
+// is skipped, unless VMSH_REQUIRE_TOOLS=1, when it fails instead. In -short
+// mode the script builds smaller big directories (MKFIXTURES_QUICK=1).
+// VMSH_ORACLE_ONLY="name ..." limits the run to some images.
+func TestKernelOracle(t *testing.T) {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (loop mounts, mknod, chown)")
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		missing = append(missing, "loop devices (/dev/loop-control)")
+	}
+	for _, tool := range oracleTools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) > 0 {
+		msg := "kernel oracle needs " + strings.Join(missing, ", ")
+		if os.Getenv("VMSH_REQUIRE_TOOLS") == "1" {
+			t.Fatal(msg + " (VMSH_REQUIRE_TOOLS=1)")
+		}
+		t.Skip(msg + "; set VMSH_REQUIRE_TOOLS=1 to fail instead")
+	}
+
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "testdata/mkfixtures.sh", dir)
+	cmd.Env = append(os.Environ(), "MKFIXTURES_NOGZIP=1")
+	if testing.Short() {
+		cmd.Env = append(cmd.Env, "MKFIXTURES_QUICK=1")
+	}
+	if only := os.Getenv("VMSH_ORACLE_ONLY"); only != "" {
+		cmd.Env = append(cmd.Env, "MKFIXTURES_ONLY="+only)
+	}
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("testdata/mkfixtures.sh: %v\n%s", err, out)
+	}
+	t.Logf("mkfixtures.sh built the images in %v", time.Since(start).Round(time.Second))
+
+	names, err := fixturetest.Images(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) == 0 {
+		t.Fatal("mkfixtures.sh made no images")
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fixturetest.CheckImage(t, dir, name)
+		})
+	}
+}
