@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // fuzzSeeds builds small images with mke2fs when it is installed, and
@@ -152,7 +153,11 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			return
 		}
-		exercise(fsys)
+		start := time.Now()
+		files, n := exercise(fsys)
+		if d := time.Since(start); d > 3*time.Second && os.Getenv("FSREAD_FUZZ_SLOW") != "" {
+			t.Fatalf("slow input: %v for %d files, %d bytes", d, files, n)
+		}
 	})
 }
 
