@@ -120,7 +120,11 @@ func (f *FS) inode(ino uint64) (*inode, error) {
 		f.itChunks[key] = buf
 		f.mu.Unlock()
 	}
-	raw := buf[off-chunk*inodeChunkSize:][:f.inodeSize]
+	rel := off - chunk*inodeChunkSize
+	if rel+f.inodeSize > uint64(len(buf)) {
+		return nil, formatErr(int64(gd.inodeTable*f.bs+off), "inode %d lies beyond the end of the image", ino)
+	}
+	raw := buf[rel : rel+f.inodeSize]
 	return f.parseInode(ino, raw, int64(gd.inodeTable*f.bs+off))
 }
 
