@@ -418,3 +418,54 @@ func TestInfo(t *testing.T) {
 		t.Errorf("FS.Info %v differs from Probe %v", fsys.Info(), info)
 	}
 }
+
+// TestUninitExtent checks that an uninitialized (preallocated) extent
+// reads as zeros even when its blocks hold old data.
+func TestUninitExtent(t *testing.T) {
+	needTools(t)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "f"), bytes.Repeat([]byte("A"), 5000), 0o644)
+	img := mkfs(t, src, "8M", "-t", "ext4")
+	runTool(t, "debugfs", "-w", "-R", "fallocate /f 1 9", img)
+	runTool(t, "debugfs", "-w", "-R", "sif /f size 40000", img)
+	var uninit [][2]int64
+	for _, line := range strings.Split(runTool(t, "debugfs", "-R", "ex /f", img), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 10 && f[len(f)-1] == "Uninit" {
+			var p0, p1 int64
+			fmt.Sscan(f[len(f)-5], &p0)
+			fmt.Sscan(f[len(f)-3], &p1)
+			uninit = append(uninit, [2]int64{p0, p1})
+		}
+	}
+	if len(uninit) == 0 {
+		t.Fatal("debugfs made no uninitialized extent")
+	}
+	fh, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := Probe(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := int64(info.BlockSize)
+	for _, r := range uninit {
+		junk := bytes.Repeat([]byte{0xAA}, int((r[1]-r[0]+1)*bs))
+		if _, err := fh.WriteAt(junk, r[0]*bs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fh.Close()
+	fsys := openImage(t, img)
+	b, err := fs.ReadFile(fsys, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 40000 || !bytes.Equal(b[:5000], bytes.Repeat([]byte("A"), 5000)) {
+		t.Fatalf("read %d bytes", len(b))
+	}
+	if i := bytes.IndexByte(b[5000:], 0xAA); i >= 0 {
+		t.Errorf("uninitialized extent data visible at offset %d", 5000+i)
+	}
+}
