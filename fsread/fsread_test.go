@@ -46,6 +46,9 @@ func makeTree(t testing.TB, dir string) {
 	must(os.Symlink("deeper/file.bin", filepath.Join(dir, "sub/link-rel")))
 	must(os.Symlink("nowhere", filepath.Join(dir, "bad/dangling")))
 	must(os.Symlink("link-fast", filepath.Join(dir, "link-chain")))
+	must(os.Symlink("sub/deeper/../../hello.txt", filepath.Join(dir, "link-dotdot")))
+	must(os.Symlink("../hello.txt/", filepath.Join(dir, "bad/slash-file")))
+	must(os.Symlink("/../../sub/./deeper//file.bin", filepath.Join(dir, "bad/above-root")))
 	must(os.Symlink("loop2", filepath.Join(dir, "bad/loop1")))
 	must(os.Symlink("loop1", filepath.Join(dir, "bad/loop2")))
 	// Hard links.
@@ -135,6 +138,12 @@ func checkLinks(t *testing.T, fsys *FS) {
 		}
 		return string(b)
 	}
+	if got := read("link-dotdot"); got != "hello, world\n" {
+		t.Errorf("link-dotdot reads %q", got)
+	}
+	if got := read("bad/above-root"); len(got) != 300000 {
+		t.Errorf("bad/above-root reads %d bytes", len(got))
+	}
 	if got := read("link-chain"); got != "hello, world\n" {
 		t.Errorf("link-chain reads %q", got)
 	}
@@ -162,6 +171,7 @@ func checkLinks(t *testing.T, fsys *FS) {
 		{"sub/nope/x", fs.ErrNotExist},
 		{"hello.txt/x", syscall.ENOTDIR},
 		{"bad/loop1", syscall.ELOOP},
+		{"bad/slash-file", syscall.ENOTDIR},
 		{"/hello.txt", fs.ErrInvalid},
 		{"sub/../hello.txt", fs.ErrInvalid},
 		{"sub/", fs.ErrInvalid},

@@ -50,13 +50,11 @@ func (f *FS) resolve(name string, followLast bool) (*inode, error) {
 		c := comps[0]
 		comps = comps[1:]
 		cur := stack[len(stack)-1]
-		if c == "" {
-			continue
-		}
 		if !cur.isDir() {
+			// Also for "" from a symlink target ending in a slash.
 			return nil, syscall.ENOTDIR
 		}
-		if c == "." {
+		if c == "" || c == "." {
 			continue
 		}
 		if c == ".." {
