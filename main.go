@@ -152,7 +152,7 @@ func run(args []string) int {
 	}
 	defer client.Close()
 	client.OnRestart = func(err error) {
-		fmt.Fprintf(os.Stderr, "vmsh: worker died (%v); started a new one\n", err)
+		fmt.Fprintf(os.Stderr, "vmsh: worker died (%s); started a new one\n", deathReason(err))
 	}
 
 	if len(o.disks) == 0 {
@@ -184,6 +184,19 @@ func run(args []string) int {
 		return s.RunScript(o.command)
 	}
 	return s.Run()
+}
+
+// deathReason is why the worker died, without the prefixes of the layers
+// that passed the error on: "signal: killed".
+func deathReason(err error) string {
+	if err == nil {
+		return "unknown cause"
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "worker died: "); i >= 0 {
+		msg = msg[i+len("worker died: "):]
+	}
+	return strings.TrimPrefix(msg, "ipc: ")
 }
 
 // openReason shortens an error from opening a disk to what follows the

@@ -578,6 +578,7 @@ func runUse(x *Call) error {
 		return err
 	}
 	s.mountRoot(v)
+	s.mountFstab(v)
 	return nil
 }
 
