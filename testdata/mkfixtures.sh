@@ -264,6 +264,7 @@ build_ext4() {
 	f=sparse/hole-middle; : >$f; put $f 0 9000 hm0; put $f $((3 * 1024 * 1024 + 17)) 9000 hm1
 	f=sparse/hole-end; : >$f; put $f 0 5000 he; truncate -s $((2 * 1024 * 1024)) $f
 	f=sparse/all-hole; truncate -s 100000 $f
+	printf 'preallocated\n' >sparse/prealloc   # blocks 1-30 become unwritten extents below
 	mkdir huge
 	f=huge/over-4g; : >$f
 	put $f 0 4096 g0
@@ -371,6 +372,16 @@ build_ext4() {
 		sif /times/pre1970 mtime_extra $((250000000 << 2))
 	EOF
 	dbg "$img" "$work/ext4.cmds"
+	# Unwritten (uninitialized) extents within the file size, over blocks
+	# filled with junk: they must read as zeros.
+	printf 'fallocate /sparse/prealloc 1 30\nsif /sparse/prealloc size %d\n' $((25 * 4096 + 123)) >"$work/ext4-prealloc.cmds"
+	dbg "$img" "$work/ext4-prealloc.cmds"
+	fake debugfs -R "dump_extents /sparse/prealloc" "$img" 2>/dev/null |
+		awk '$NF == "Uninit" { print $(NF-4), $(NF-1) }' >"$work/uninit"
+	if [ ! -s "$work/uninit" ]; then log "no unwritten extents in /sparse/prealloc"; exit 1; fi
+	while read -r pstart plen; do
+		gen $((plen * 4096)) junk | dd of="$img" bs=4096 seek="$pstart" conv=notrunc status=none
+	done <"$work/uninit"
 	fsck_check "$img"
 	list "$img" 0 "$(stat -c %s "$img")" "$out/ext4.expect"
 	finish ext4 "$img"
@@ -457,7 +468,8 @@ build_mbr_disk() {
 		-U 11111111-2222-4333-8444-000000000012 -E hash_seed=11111111-2222-4333-8444-0000000000b2
 	mkext "$work/mbr-p5.img" 3M "$src/p5" -t ext2 -L mbr-five \
 		-U 11111111-2222-4333-8444-000000000015 -E hash_seed=11111111-2222-4333-8444-0000000000b5
-	mkext "$work/mbr-p6.img" 4M "$src/p6" -t ext4 -L mbr-six \
+	# meta_bg with small groups: group descriptors spread over the disk.
+	mkext "$work/mbr-p6.img" 8M "$src/p6" -t ext4 -b 1024 -g 256 -N 512 -O meta_bg,^resize_inode -L mbr-six \
 		-U 11111111-2222-4333-8444-000000000016 -E hash_seed=11111111-2222-4333-8444-0000000000b6
 	mkext "$work/mbr-p7.img" 2M "$src/p7" -t ext2 -b 1024 -I 128 -L mbr-seven \
 		-U 11111111-2222-4333-8444-000000000017 -E hash_seed=11111111-2222-4333-8444-0000000000b7
@@ -472,18 +484,18 @@ build_mbr_disk() {
 		start=10240, size=8192, type=83
 		start=20480, size=40960, type=5
 		start=22528, size=6144, type=83
-		start=30720, size=8192, type=83
-		start=40960, size=4096, type=83
-		start=47104, size=6144, type=82
+		start=30720, size=16384, type=83
+		start=49152, size=4096, type=83
+		start=55296, size=6144, type=82
 	EOF
 	place "$img" 2048 "$work/mbr-p1.img"
 	place "$img" 10240 "$work/mbr-p2.img"
 	place "$img" 22528 "$work/mbr-p5.img"
 	place "$img" 30720 "$work/mbr-p6.img"
-	place "$img" 40960 "$work/mbr-p7.img"
+	place "$img" 49152 "$work/mbr-p7.img"
 	rm -f "$work/mbr-swap.img"; truncate -s 3M "$work/mbr-swap.img"
 	mkswap -q -U 11111111-2222-4333-8444-000000000018 -L mbr-swap "$work/mbr-swap.img"
-	place "$img" 47104 "$work/mbr-swap.img"
+	place "$img" 55296 "$work/mbr-swap.img"
 	parts mbr-disk "$img"
 	finish mbr-disk "$img"
 }
