@@ -24,6 +24,13 @@
 // exactly); extended attributes; checksum verification. A filesystem with
 // incompatible feature bits this package does not know is refused by Open.
 //
+// Names are arbitrary bytes, as on disk; paths given to the FS methods
+// need not be valid UTF-8. Directory entries whose names contain '/' or
+// NUL cannot be named by a path and are left out of listings.
+// Directories are read in full and kept in a bounded cache, so a lookup
+// does not use the htree index; a directory whose entries would take more
+// than 128 MiB of memory is reported as an error.
+//
 // # Security
 //
 // Filesystem images are treated as untrusted input. Every count, length

@@ -14,8 +14,8 @@ const (
 	maxCachedDescBlocks = 64        // group descriptor blocks
 	inodeChunkSize      = 64 << 10  // bytes of inode table read at once
 	maxCachedInodeChunk = 32        // inode table chunks (2 MiB)
-	maxCachedDirCost    = 64 << 20  // bytes of directory entries kept for lookups
-	maxDirCost          = 256 << 20 // bytes of entries parsed from one directory
+	maxCachedDirCost    = 128 << 20 // bytes of directory entries kept for lookups
+	maxDirCost          = 128 << 20 // bytes of entries parsed from one directory
 	direntOverhead      = 48        // bytes counted per entry besides its name
 	maxDirSize          = 1 << 32   // bytes in one directory
 	maxSymlinkHops      = 40
