@@ -192,6 +192,9 @@ func (s *Shell) runCommand(words []word) {
 	s.mu.Unlock()
 	x := &Call{Shell: s, Ctx: ctx, Name: name, words: words[1:], Out: s.ui.Stdout()}
 	err := x.run(c)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // Ctrl-C: the command stopped early
+	}
 	s.flush()
 	s.mu.Lock()
 	s.cancel = nil

@@ -58,11 +58,16 @@ func (v *Volume) open(s *Shell) (*fsread.FS, error) {
 		return v.fsys, v.openErr
 	}
 	if !v.isExt() {
-		t := v.FSType
-		if t == "" {
-			t = "no filesystem vmsh knows"
+		switch v.FSType {
+		case "":
+			v.openErr = fmt.Errorf("%s: no filesystem found", v.Name)
+		case "LVM2_member":
+			v.openErr = unsupported(v.Name + ": LVM2 physical volume; LVM is not supported yet")
+		case "swap":
+			v.openErr = fmt.Errorf("%s: swap space holds no files", v.Name)
+		default:
+			v.openErr = unsupported(v.Name + ": " + v.FSType + " is not supported")
 		}
-		v.openErr = fmt.Errorf("%s: %s: %w", v.Name, t, errors.ErrUnsupported)
 		return nil, v.openErr
 	}
 	f, err := fsread.Open(v.r, v.Size)
@@ -76,6 +81,13 @@ func (v *Volume) open(s *Shell) (*fsread.FS, error) {
 	v.fsys = f
 	return f, nil
 }
+
+// unsupportedError is an error for something vmsh does not read yet.
+type unsupportedError string
+
+func unsupported(msg string) error              { return unsupportedError(msg) }
+func (e unsupportedError) Error() string        { return string(e) }
+func (e unsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // describe says what a volume holds: "ext4, label root".
 func (v *Volume) describe() string {
