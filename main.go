@@ -137,7 +137,7 @@ func run(args []string) int {
 
 	stdout := &flushWriter{w: os.Stdout}
 	var ui shell.UI
-	if !o.hasCommand && shell.IsTerminal(os.Stdin) {
+	if !o.hasCommand && shell.IsTerminal(os.Stdin) && shell.IsTerminal(os.Stdout) {
 		ui = shell.NewTerminalUI()
 	} else {
 		ui = shell.NewStreamUI(os.Stdin, stdout, os.Stderr)

@@ -126,8 +126,8 @@ func init() {
 				"  -d  list directories themselves, not their contents\n" +
 				"  -1  one name per line\n" +
 				"Owners are shown by name when the guest's /etc/passwd and /etc/group name them."},
-		{Name: "cd", Usage: "cd [dir]", Short: "change the working directory", Args: argPath, Run: runCd,
-			Long: "cd changes the working directory; with no argument, to /."},
+		{Name: "cd", Usage: "cd [dir | -]", Short: "change the working directory", Args: argPath, Run: runCd,
+			Long: "cd changes the working directory; with no argument to /, with - to the previous one."},
 		{Name: "pwd", Usage: "pwd", Short: "print the working directory", Run: runPwd},
 		{Name: "cat", Usage: "cat path...", Short: "print files", Args: argPath, Run: runCat,
 			Long: "cat writes the contents of each file to standard output."},
@@ -217,7 +217,11 @@ func runCd(x *Call) error {
 		return usagef("too many arguments")
 	}
 	dir := "/"
-	if len(args) == 1 {
+	switch {
+	case len(args) == 1 && args[0] == "-":
+		dir = x.Shell.oldCwd
+		fmt.Fprintln(x.Out, dir)
+	case len(args) == 1:
 		dir = x.Shell.abs(args[0])
 	}
 	fi, err := fs.Stat(x.Shell.FS(), fsPath(dir))
@@ -229,7 +233,7 @@ func runCd(x *Call) error {
 		x.Fail(args[0], errNotDir)
 		return nil
 	}
-	x.Shell.cwd = dir
+	x.Shell.oldCwd, x.Shell.cwd = x.Shell.cwd, dir
 	return nil
 }
 

@@ -77,7 +77,7 @@ func (x *Call) listDir(d string, header bool, first *bool, depth int, seen []uin
 		if !*first {
 			fmt.Fprintln(x.Out)
 		}
-		fmt.Fprintf(x.Out, "%s:\n", d)
+		fmt.Fprintf(x.Out, "%s:\n", s.show(d))
 	}
 	*first = false
 	ents, err := fs.ReadDir(s.FS(), s.name(d))

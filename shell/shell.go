@@ -31,6 +31,7 @@ type Shell struct {
 	disks   []*Disk
 	ns      mountFS
 	cwd     string // absolute, clean
+	oldCwd  string // for cd -
 	failed  bool   // some command failed
 	exit    bool   // exit was run
 	code    int    // status given to exit
@@ -43,7 +44,7 @@ type Shell struct {
 
 // New returns a shell talking to ui with nothing mounted.
 func New(ui UI) *Shell {
-	s := &Shell{ui: ui, cwd: "/", cmds: map[string]*Command{}}
+	s := &Shell{ui: ui, cwd: "/", oldCwd: "/", cmds: map[string]*Command{}}
 	for _, c := range commands {
 		s.cmds[c.Name] = c
 		for _, a := range c.Aliases {
@@ -65,15 +66,18 @@ func (s *Shell) Mount(dir string, fsys fs.FS) {
 func (s *Shell) Failed() bool { return s.failed }
 
 // Status is the exit status for the session: the code given to exit if
-// exit was run with one, else 1 if any command failed, else 0.
+// exit was run with one; else for a script (-c or lines on standard
+// input) 130 if it was interrupted, 1 if any command failed, else 0. An
+// interactive session that ends without exit N ends with 0.
 func (s *Shell) Status() int {
-	if s.exit && s.code != 0 {
+	switch {
+	case s.exit && s.code != 0:
 		return s.code
-	}
-	if s.stopped.Load() {
+	case s.ui.Interactive():
+		return 0
+	case s.stopped.Load():
 		return 130
-	}
-	if s.failed {
+	case s.failed:
 		return 1
 	}
 	return 0
@@ -82,7 +86,17 @@ func (s *Shell) Status() int {
 // Warnf prints a warning line on stderr: "vmsh: " and the message.
 func (s *Shell) Warnf(format string, a ...any) {
 	s.flush()
-	fmt.Fprintf(s.ui.Stderr(), "vmsh: "+format+"\n", a...)
+	fmt.Fprintf(s.ui.Stderr(), "vmsh: %s\n", s.show(fmt.Sprintf(format, a...)))
+}
+
+// show returns text to print on the terminal: guest names may hold
+// control characters that would drive it, so on a terminal they are
+// replaced by '?', as ls does.
+func (s *Shell) show(text string) string {
+	if s.ui.Interactive() || s.ui.Width() > 0 {
+		return printable(text)
+	}
+	return text
 }
 
 // flush writes out standard output if the UI buffers it.

@@ -465,3 +465,29 @@ func readTree(t *testing.T, dir string) string {
 	})
 	return b.String()
 }
+
+func TestCdDash(t *testing.T) {
+	out, errs, _ := session(t, guest(), "cd /etc", "cd /home", "cd -", "pwd", "cd -")
+	if out != "/etc\n/etc\n/home\n" || errs != "" {
+		t.Errorf("cd -: %q %q", out, errs)
+	}
+}
+
+// An interactive session prompts, goes on after errors, ends with status
+// 0, and never prints a guest name's control characters.
+func TestInteractiveSession(t *testing.T) {
+	fsys := guest()
+	fsys["etc/evil\x1b]0;owned\x07"] = &fstest.MapFile{Data: []byte("x"), Mode: 0o644}
+	ui := &fakeUI{interactive: true, width: 80, lines: []string{"frob", "cat /etc/evil*x", "ls /etc/ev*", "cat /etc/e*"}}
+	s := New(ui)
+	s.Mount("/", fsys)
+	if st := s.Run(); st != 0 {
+		t.Errorf("status %d", st)
+	}
+	if strings.ContainsAny(ui.out.String()+ui.err.String(), "\x1b\x07") {
+		t.Errorf("control characters reached the terminal: %q %q", ui.out.String(), ui.err.String())
+	}
+	if !strings.Contains(ui.out.String(), "/etc/evil?]0;owned?\n") || !strings.Contains(ui.err.String(), "vmsh: frob: unknown command") {
+		t.Errorf("got %q %q", ui.out.String(), ui.err.String())
+	}
+}

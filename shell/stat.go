@@ -31,7 +31,7 @@ func runStat(x *Call) error {
 			}
 		}
 		major, minor, blksize := s.deviceOf(name)
-		fmt.Fprintf(x.Out, "  File: %s\n", file)
+		fmt.Fprintf(x.Out, "  File: %s\n", s.show(file))
 		fmt.Fprintf(x.Out, "  Size: %-10d\tBlocks: %-10d IO Block: %-6d %s\n", in.size, in.blocks, blksize, typeName(in))
 		links := fmt.Sprintf("Links: %d", in.nlink)
 		if t := in.mode & sIFMT; t == sIFCHR || t == sIFBLK {

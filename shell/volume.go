@@ -414,7 +414,7 @@ func (s *Shell) mountRoot(v *Volume) {
 	s.ns = mountFS{}
 	s.ns.add(".", v.fsys, v)
 	s.ids = nil
-	s.cwd = "/"
+	s.cwd, s.oldCwd = "/", "/"
 	s.Warnf("/ is %s (%s)", v.Name, v.describe())
 }
 
