@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -134,7 +135,7 @@ func validName(n string) bool {
 
 // copy copies the guest file src (described by fi, not followed if a
 // symlink) to name in root. host is the host path shown in messages.
-func (c *copier) copy(root *os.Root, name, host, src string, fi fs.FileInfo, depth int, seen []uint64) {
+func (c *copier) copy(root *os.Root, name, host, src string, fi fs.FileInfo, depth int, seen []fileID) {
 	x := c.x
 	if x.Ctx.Err() != nil {
 		return
@@ -150,7 +151,8 @@ func (c *copier) copy(root *os.Root, name, host, src string, fi fs.FileInfo, dep
 			x.Fail(src, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
 			return
 		}
-		if in.known && containsIno(seen, in.ino) {
+		id, known := x.Shell.fileID(src, in)
+		if known && slices.Contains(seen, id) {
 			x.Fail(src, errors.New("directory cycle"))
 			return
 		}
@@ -172,7 +174,7 @@ func (c *copier) copy(root *os.Root, name, host, src string, fi fs.FileInfo, dep
 			x.Fail(host, err)
 			return
 		}
-		c.copyContents(sub, host, src, depth+1, append(seen, in.ino))
+		c.copyContents(sub, host, src, depth+1, append(seen, id))
 		sub.Close()
 		if created {
 			if err := root.Chmod(name, fi.Mode().Perm()); err != nil {
@@ -189,7 +191,7 @@ func (c *copier) copy(root *os.Root, name, host, src string, fi fs.FileInfo, dep
 }
 
 // copyContents copies the entries of guest directory src into root.
-func (c *copier) copyContents(root *os.Root, host, src string, depth int, seen []uint64) {
+func (c *copier) copyContents(root *os.Root, host, src string, depth int, seen []fileID) {
 	x := c.x
 	s := x.Shell
 	ents, err := fs.ReadDir(s.FS(), s.name(src))

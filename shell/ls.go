@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,8 +71,8 @@ func runLs(x *Call) error {
 }
 
 // listDir lists directory d, and with -R its subdirectories. seen holds the
-// inode numbers of the directories being listed above d.
-func (x *Call) listDir(d string, header bool, first *bool, depth int, seen []uint64) {
+// identities of the directories being listed above d.
+func (x *Call) listDir(d string, header bool, first *bool, depth int, seen []fileID) {
 	s := x.Shell
 	if header {
 		if !*first {
@@ -121,21 +122,36 @@ func (x *Call) listDir(d string, header bool, first *bool, depth int, seen []uin
 			return
 		}
 		in := inodeOf(e.info)
-		if in.known && containsIno(seen, in.ino) {
+		id, known := s.fileID(e.full, in)
+		if known && slices.Contains(seen, id) {
 			x.Fail(e.full, fmt.Errorf("directory cycle"))
 			continue
 		}
-		x.listDir(e.full, true, first, depth+1, append(seen, in.ino))
+		x.listDir(e.full, true, first, depth+1, append(seen, id))
 	}
 }
 
-func containsIno(seen []uint64, ino uint64) bool {
-	for _, i := range seen {
-		if i == ino {
-			return true
-		}
+// fileID names a file across the whole tree: its mount and inode number.
+type fileID struct {
+	mount string
+	ino   uint64
+}
+
+// fileID returns the identity of the file at shell path p, described by in;
+// false when the filesystem gives no inode numbers.
+func (s *Shell) fileID(p string, in inode) (fileID, bool) {
+	if !in.known {
+		return fileID{}, false
 	}
-	return false
+	r, err := s.ns.resolve("stat", s.name(p), false)
+	if err != nil {
+		return fileID{}, false
+	}
+	mt, _ := s.ns.lookup(r)
+	if mt == nil {
+		return fileID{}, false
+	}
+	return fileID{mt.dir, in.ino}, true
 }
 
 // printEntries prints a group of entries: one per line with -l or -1 or
