@@ -10,18 +10,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"vmsh/internal/sparse"
 	"vmsh/ipc"
 	"vmsh/shell"
 	"vmsh/transport"
@@ -135,7 +136,9 @@ func run(args []string) int {
 		return 0
 	}
 
-	stdout := &flushWriter{w: os.Stdout}
+	// The shell flushes standard output after every command and before every
+	// message on standard error, so the two stay in order.
+	stdout := bufio.NewWriterSize(os.Stdout, 64<<10)
 	var ui shell.UI
 	if !o.hasCommand && shell.IsTerminal(os.Stdin) && shell.IsTerminal(os.Stdout) {
 		ui = shell.NewTerminalUI()
@@ -243,73 +246,9 @@ func sampleSpec() (spec string, cleanup func(), err error) {
 			os.Remove(spec)
 		}
 	}
-	if err := writeSparse(f, zr); err != nil {
+	if _, err := sparse.Copy(f, zr, make([]byte, 64<<10)); err != nil {
 		cleanup()
 		return "", nil, err
 	}
 	return spec, cleanup, nil
-}
-
-// writeSparse copies r to f, skipping blocks of zeros, so the memory file
-// only holds the sample's data.
-func writeSparse(f *os.File, r io.Reader) error {
-	buf := make([]byte, 64<<10)
-	var off int64
-	for {
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
-			if !allZero(buf[:n]) {
-				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
-					return werr
-				}
-			}
-			off += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return f.Truncate(off)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// flushWriter buffers standard output; the shell flushes it after every
-// command and before every message on standard error, so the two stay in
-// order.
-type flushWriter struct {
-	w   io.Writer
-	buf []byte
-}
-
-func (f *flushWriter) Write(p []byte) (int, error) {
-	if len(f.buf)+len(p) > 64<<10 {
-		if err := f.Flush(); err != nil {
-			return 0, err
-		}
-		if len(p) > 64<<10 {
-			return f.w.Write(p)
-		}
-	}
-	f.buf = append(f.buf, p...)
-	return len(p), nil
-}
-
-// Flush writes what is buffered.
-func (f *flushWriter) Flush() error {
-	if len(f.buf) == 0 {
-		return nil
-	}
-	_, err := f.w.Write(f.buf)
-	f.buf = f.buf[:0]
-	return err
 }

@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"vmsh/internal/tooltest"
+
+	"vmsh/internal/sparse"
 	"vmsh/ipc"
 )
 
@@ -179,7 +182,7 @@ func fixture(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeSparse(f, zr); err != nil {
+	if _, err := sparse.Copy(f, zr, make([]byte, 64<<10)); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -472,12 +475,7 @@ func (s *syncBuffer) String() string {
 // TestInteractive drives vmsh in a real terminal through tmux: completion
 // with Tab, a command's output, the prompt, and Ctrl-D to leave.
 func TestInteractive(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("VMSH_REQUIRE_TOOLS") == "1" {
-			t.Fatal("tmux is required (VMSH_REQUIRE_TOOLS=1) but not installed")
-		}
-		t.Skip("tmux not installed: skipping the interactive test")
-	}
+	tooltest.Need(t, "tmux")
 	bin := vmshBinary(t)
 	home := t.TempDir()
 	sock := filepath.Join(t.TempDir(), "tmux.sock")

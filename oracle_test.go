@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"vmsh/internal/tooltest"
+
 	"vmsh/internal/fixturetest"
 )
 
@@ -39,11 +41,7 @@ func TestKernelOracle(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 {
-		msg := "kernel oracle needs " + strings.Join(missing, ", ")
-		if os.Getenv("VMSH_REQUIRE_TOOLS") == "1" {
-			t.Fatal(msg + " (VMSH_REQUIRE_TOOLS=1)")
-		}
-		t.Skip(msg + "; set VMSH_REQUIRE_TOOLS=1 to fail instead")
+		tooltest.SkipOrFail(t, "kernel oracle needs %s", strings.Join(missing, ", "))
 	}
 
 	dir := t.TempDir()

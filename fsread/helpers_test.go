@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"vmsh/internal/tooltest"
 )
 
 // needTools skips the test when e2fsprogs is missing, unless
@@ -24,14 +26,7 @@ func needTools(t testing.TB, tools ...string) {
 	if len(tools) == 0 {
 		tools = []string{"mke2fs", "debugfs", "e2fsck"}
 	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("VMSH_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s not found and VMSH_REQUIRE_TOOLS=1: %v", tool, err)
-			}
-			t.Skipf("skipping: %s (e2fsprogs) not installed", tool)
-		}
-	}
+	tooltest.Need(t, tools...)
 }
 
 func runTool(t testing.TB, name string, args ...string) string {

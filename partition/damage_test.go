@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
 // flip inverts the byte at off in the file at path.
@@ -38,7 +40,7 @@ func hasWarning(tbl *Table, substr string) bool {
 }
 
 func TestGPTDamagedAgainstTools(t *testing.T) {
-	needTool(t, "sgdisk")
+	tooltest.Need(t, "sgdisk")
 	const size = 64 << 20
 	orig := sparseImage(t, "gpt.img", size)
 	makeGPT(t, orig)
@@ -143,7 +145,7 @@ func ebrChain(t *testing.T, img []byte) []int64 {
 }
 
 func TestMBRLoopAgainstTools(t *testing.T) {
-	needTool(t, "sfdisk")
+	tooltest.Need(t, "sfdisk")
 	img := sparseImage(t, "mbr.img", 32<<20)
 	run(t, `label: dos
 label-id: 0xcafef00d
@@ -182,12 +184,12 @@ start=12288, size=2048, type=83
 func loopDevice(t *testing.T, img string, sectorSize int) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "4096-byte sector disks are made on a loop device, which needs root")
+		tooltest.SkipOrFail(t, "4096-byte sector disks are made on a loop device, which needs root")
 	}
-	needTool(t, "losetup")
+	tooltest.Need(t, "losetup")
 	out, err := exec.Command("losetup", "--find", "--show", "--sector-size", strconv.Itoa(sectorSize), img).CombinedOutput()
 	if err != nil {
-		skipOrFail(t, "losetup cannot attach a loop device: %v: %s", err, out)
+		tooltest.SkipOrFail(t, "losetup cannot attach a loop device: %v: %s", err, out)
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() {
@@ -199,8 +201,8 @@ func loopDevice(t *testing.T, img string, sectorSize int) string {
 }
 
 func TestGPT4KAgainstTools(t *testing.T) {
-	needTool(t, "sgdisk")
-	needTool(t, "sfdisk")
+	tooltest.Need(t, "sgdisk")
+	tooltest.Need(t, "sfdisk")
 	img := sparseImage(t, "gpt4k.img", 64<<20)
 	dev := loopDevice(t, img, 4096)
 	makeGPT(t, dev)
@@ -227,7 +229,7 @@ func TestGPT4KAgainstTools(t *testing.T) {
 }
 
 func TestMBR4KAgainstTools(t *testing.T) {
-	needTool(t, "sfdisk")
+	tooltest.Need(t, "sfdisk")
 	img := sparseImage(t, "mbr4k.img", 64<<20)
 	dev := loopDevice(t, img, 4096)
 	run(t, `label: dos

@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,27 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
 // These tests build disks with sfdisk and sgdisk and use the tools as the
 // oracle. Without the tools they skip, unless VMSH_REQUIRE_TOOLS=1.
-
-func requireTools() bool { return os.Getenv("VMSH_REQUIRE_TOOLS") == "1" }
-
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if requireTools() {
-		t.Fatalf(format+" (VMSH_REQUIRE_TOOLS=1)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		skipOrFail(t, "%s not installed: %v", name, err)
-	}
-}
 
 func run(t *testing.T, stdin string, name string, args ...string) string {
 	t.Helper()
@@ -79,32 +63,13 @@ func readImage(t *testing.T, path string) *Table {
 	return tbl
 }
 
-// sfdiskTable is what sfdisk --json prints.
-type sfdiskTable struct {
-	PartitionTable struct {
-		Label      string `json:"label"`
-		ID         string `json:"id"`
-		SectorSize int    `json:"sectorsize"`
-		Partitions []struct {
-			Node     string `json:"node"`
-			Start    int64  `json:"start"`
-			Size     int64  `json:"size"`
-			Type     string `json:"type"`
-			UUID     string `json:"uuid"`
-			Name     string `json:"name"`
-			Attrs    string `json:"attrs"`
-			Bootable bool   `json:"bootable"`
-		} `json:"partitions"`
-	} `json:"partitiontable"`
-}
-
 var nodeNumber = regexp.MustCompile(`[0-9]+$`)
 
 // checkAgainstSfdisk compares tbl with sfdisk --json and sfdisk --list on dev.
 func checkAgainstSfdisk(t *testing.T, tbl *Table, dev string) {
 	t.Helper()
-	var st sfdiskTable
-	if err := json.Unmarshal([]byte(run(t, "", "sfdisk", "--json", dev)), &st); err != nil {
+	st, err := tooltest.ParseSfdisk([]byte(run(t, "", "sfdisk", "--json", dev)))
+	if err != nil {
 		t.Fatal(err)
 	}
 	pt := st.PartitionTable
@@ -254,8 +219,8 @@ func makeGPT(t *testing.T, dev string) {
 }
 
 func TestGPTAgainstTools(t *testing.T) {
-	needTool(t, "sgdisk")
-	needTool(t, "sfdisk")
+	tooltest.Need(t, "sgdisk")
+	tooltest.Need(t, "sfdisk")
 	img := sparseImage(t, "gpt.img", 64<<20)
 	makeGPT(t, img)
 	tbl := readImage(t, img)
@@ -277,7 +242,7 @@ func TestGPTAgainstTools(t *testing.T) {
 }
 
 func TestMBRAgainstTools(t *testing.T) {
-	needTool(t, "sfdisk")
+	tooltest.Need(t, "sfdisk")
 	img := sparseImage(t, "mbr.img", 64<<20)
 	run(t, `label: dos
 label-id: 0x12345678

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -13,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"vmsh/internal/sparse"
 )
 
 // copier copies guest files under one host directory opened as an
@@ -245,45 +246,6 @@ func (c *copier) copySymlink(root *os.Root, name, host, src string) {
 	c.links++
 }
 
-// copySparse copies r to the new file w in reads of len(buf) bytes,
-// leaving a hole where a whole read is zeros, as cp --sparse=auto would: a
-// guest's sparse disk image or database file stays sparse on the host.
-func copySparse(w *os.File, r io.Reader, buf []byte) (int64, error) {
-	var off int64
-	for {
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
-			if !allZero(buf[:n]) {
-				if _, werr := w.WriteAt(buf[:n], off); werr != nil {
-					return off, werr
-				}
-			}
-			off += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return off, w.Truncate(off)
-		}
-		if err != nil {
-			return off, err
-		}
-	}
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func existsErr(fi fs.FileInfo, force bool) error {
 	switch {
 	case fi.IsDir():
@@ -321,7 +283,7 @@ func (c *copier) copyFile(root *os.Root, name, host, src string, fi fs.FileInfo,
 		x.Fail(host, err)
 		return
 	}
-	n, err := copySparse(w, ctxReader{x.Ctx, r}, c.buf)
+	n, err := sparse.Copy(w, ctxReader{x.Ctx, r}, c.buf)
 	c.bytes += n
 	if err == nil {
 		err = w.Chmod(fi.Mode().Perm())

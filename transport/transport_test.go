@@ -12,19 +12,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
-
-// requireTools reports whether a missing tool or privilege must fail the
-// test instead of skipping it.
-func requireTools() bool { return os.Getenv("VMSH_REQUIRE_TOOLS") == "1" }
-
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if requireTools() {
-		t.Fatalf(format+" (VMSH_REQUIRE_TOOLS=1)", args...)
-	}
-	t.Skipf(format, args...)
-}
 
 func pattern(n int) []byte {
 	b := make([]byte, n)
@@ -212,17 +202,13 @@ func TestURLScheme(t *testing.T) {
 // TestOpenBlockDevice attaches an image to a loop device and opens the
 // device: its size must come from the kernel and its bytes match the file.
 func TestOpenBlockDevice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "loop device test needs root")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		skipOrFail(t, "losetup not found: %v", err)
-	}
+	tooltest.NeedRoot(t, "the loop device test")
+	tooltest.Need(t, "losetup")
 	want := pattern(3 << 20)
 	p := writeFile(t, want)
 	out, err := exec.Command("losetup", "--find", "--show", "--read-only", p).CombinedOutput()
 	if err != nil {
-		skipOrFail(t, "losetup cannot attach a loop device: %v: %s", err, out)
+		tooltest.SkipOrFail(t, "losetup cannot attach a loop device: %v: %s", err, out)
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() {

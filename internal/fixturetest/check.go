@@ -1,7 +1,6 @@
 package fixturetest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"vmsh/internal/tooltest"
 
 	"vmsh/fsread"
 	"vmsh/partition"
@@ -427,26 +428,6 @@ func sample(lines []string, root string, n int) []string {
 	return out
 }
 
-// sfdiskJSON is the part of `sfdisk --json` that CheckParts uses.
-type sfdiskJSON struct {
-	PartitionTable struct {
-		Label      string `json:"label"`
-		ID         string `json:"id"`
-		Device     string `json:"device"`
-		SectorSize int    `json:"sectorsize"`
-		Partitions []struct {
-			Node     string `json:"node"`
-			Start    int64  `json:"start"`
-			Size     int64  `json:"size"`
-			Type     string `json:"type"`
-			UUID     string `json:"uuid"`
-			Name     string `json:"name"`
-			Attrs    string `json:"attrs"`
-			Bootable bool   `json:"bootable"`
-		} `json:"partitions"`
-	} `json:"partitiontable"`
-}
-
 // CheckParts compares a partition table with sfdisk's view of it in
 // partsFile (`sfdisk --json` output).
 func CheckParts(t *testing.T, table *partition.Table, partsFile string) {
@@ -455,8 +436,8 @@ func CheckParts(t *testing.T, table *partition.Table, partsFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sf sfdiskJSON
-	if err := json.Unmarshal(data, &sf); err != nil {
+	sf, err := tooltest.ParseSfdisk(data)
+	if err != nil {
 		t.Fatalf("%s: %v", partsFile, err)
 	}
 	pt := sf.PartitionTable

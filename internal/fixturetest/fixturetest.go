@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	"vmsh/fsread"
+	"vmsh/internal/sparse"
 )
 
 // Fields names the columns of a listing line.
@@ -395,43 +396,10 @@ func OpenImage(dir, name, tmpdir string) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	size, err := copySparse(out, zr)
+	size, err := sparse.Copy(out, zr, make([]byte, 64<<10))
 	if err != nil {
 		out.Close()
 		return nil, 0, fmt.Errorf("%s.gz: %w", p, err)
 	}
 	return out, size, nil
-}
-
-// copySparse copies r to f, seeking over blocks of zeros.
-func copySparse(f *os.File, r io.Reader) (int64, error) {
-	buf := make([]byte, 64<<10)
-	var off int64
-	for {
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
-			if !allZero(buf[:n]) {
-				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
-					return off, werr
-				}
-			}
-			off += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return off, err
-		}
-	}
-	return off, f.Truncate(off)
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
