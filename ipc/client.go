@@ -68,6 +68,7 @@ type Client struct {
 	cfg   Config
 	shm   *shmRegion // nil: data through the socket
 	cache *cache     // nil: no block cache
+	ra    *readahead // nil without shared memory
 
 	mu         sync.Mutex
 	cur        *conn         // nil while restarting or closed
@@ -109,6 +110,8 @@ func (cfg Config) Start() (*Client, error) {
 	if !cfg.NoSharedMemory {
 		if sh, err := newShm(cfg.Slots, cfg.SlotSize); err == nil {
 			c.shm = sh
+			c.ra = newReadahead(sh)
+			sh.reclaim = c.ra.reclaim
 		}
 		// Without memfd the socket carries the data.
 	}
@@ -758,7 +761,7 @@ func (k *conn) readShm(sh *shmRegion, id uint32, p []byte, off int64) (int, erro
 	if sh.mem == nil {
 		return 0, ErrClosed
 	}
-	slot := <-sh.free
+	slot := sh.get()
 	var e encoder
 	readReq{Disk: id, Slot: uint32(slot), Off: off, Len: uint32(len(p))}.encode(&e)
 	cl := k.do(msgRead, e.b, nil, nil, len(p))

@@ -59,6 +59,9 @@ func (f fileBackend) Size() int64                             { return f.size }
 func (f fileBackend) Close() error                            { return f.f.Close() }
 
 func fileOpener(spec string) (Backend, error) {
+	if b, ok, err := openFaulty(spec); ok {
+		return b, err
+	}
 	f, err := os.Open(spec)
 	if err != nil {
 		return nil, err

@@ -67,6 +67,9 @@ func (d *Disk) Close() error {
 	if c.cache != nil {
 		c.cache.purge(d.uid)
 	}
+	if c.ra != nil {
+		c.ra.forget(d)
+	}
 	if !live || derr != nil {
 		return nil
 	}
@@ -136,6 +139,8 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	var err error
 	if d.c.cache != nil && len(want) < cacheThreshold {
 		n, err = d.readCached(want, off)
+	} else if d.c.ra != nil && len(want) >= raThreshold {
+		n, err = d.c.ra.read(d, want, off)
 	} else {
 		n, err = d.readDirect(want, off)
 	}

@@ -16,6 +16,7 @@ type shmRegion struct {
 	slots    int
 	slotSize int
 	free     chan int
+	reclaim  func() // if set, called by get when no slot is free
 
 	mu  sync.RWMutex // read-held while a slot is in use; held to unmap
 	mem []byte       // nil once unmapped
@@ -54,6 +55,30 @@ func newShm(slots, slotSize int) (*shmRegion, error) {
 func (r *shmRegion) slot(i int) []byte {
 	off := i * r.slotSize
 	return r.mem[off : off+r.slotSize : off+r.slotSize]
+}
+
+// get takes a free slot, waiting for one if need be.
+func (r *shmRegion) get() int {
+	select {
+	case slot := <-r.free:
+		return slot
+	default:
+	}
+	if r.reclaim != nil {
+		r.reclaim()
+	}
+	return <-r.free
+}
+
+// copyOut copies slot i's bytes [from, to) into p. It reports false if the
+// region is unmapped.
+func (r *shmRegion) copyOut(p []byte, i, from, to int) (int, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.mem == nil {
+		return 0, false
+	}
+	return copy(p, r.slot(i)[from:to]), true
 }
 
 // close unmaps the region once no slot is in use.
