@@ -31,6 +31,12 @@
 // does not use the htree index; a directory whose entries would take more
 // than 128 MiB of memory is reported as an error.
 //
+// Character and block devices, FIFOs and sockets open as empty files: the
+// image holds no data for them. An open file serves small sequential Read
+// calls, and small ReadAt calls that continue the previous one, from
+// buffers filled with large reads of the image; ReadAt is safe for
+// concurrent use.
+//
 // # Security
 //
 // Filesystem images are treated as untrusted input. Every count, length

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -13,6 +14,13 @@ import (
 const (
 	minReadAhead = 1 << 20
 	maxReadAhead = 8 << 20
+)
+
+// Small ReadAt calls (at most smallReadAt bytes) that continue where the
+// previous one ended are served from a buffer of atBufSize bytes.
+const (
+	smallReadAt = 4 << 10
+	atBufSize   = 64 << 10
 )
 
 // dataReader reads the contents of one inode. It caches the part of the
@@ -23,8 +31,7 @@ type dataReader struct {
 	in   *inode
 	size int64
 
-	mu  sync.Mutex
-	win *window
+	win atomic.Pointer[window] // the window used last
 }
 
 func (f *FS) newDataReader(in *inode) *dataReader {
@@ -39,9 +46,7 @@ func (f *FS) newDataReader(in *inode) *dataReader {
 
 // window returns the block map window containing lblk.
 func (d *dataReader) window(lblk uint64) (*window, error) {
-	d.mu.Lock()
-	w := d.win
-	d.mu.Unlock()
+	w := d.win.Load()
 	if w != nil && lblk >= w.lo && lblk < w.hi {
 		return w, nil
 	}
@@ -52,9 +57,7 @@ func (d *dataReader) window(lblk uint64) (*window, error) {
 	if lblk < w.lo || lblk >= w.hi || len(w.runs) == 0 {
 		return nil, formatErr(-1, "inode %d: block map has no entry for logical block %d", d.in.ino, lblk)
 	}
-	d.mu.Lock()
-	d.win = w
-	d.mu.Unlock()
+	d.win.Store(w)
 	return w, nil
 }
 
@@ -135,19 +138,36 @@ func (d *dataReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // file is an open regular file, symbolic link target or special file.
+// Devices, FIFOs and sockets read as empty files: the image holds no data
+// for them.
 type file struct {
-	fsys *FS
-	name string
-	in   *inode
-	d    *dataReader
+	fsys   *FS
+	name   string
+	in     *inode
+	d      *dataReader
+	closed atomic.Bool // set under mu
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards the Read position and read-ahead buffer
 	pos    int64
-	closed bool
 	ra     []byte // read-ahead buffer
 	raOff  int64  // file offset of ra[0]
 	raLen  int    // valid bytes in ra
 	raNext int    // size of the next read-ahead
+
+	// The buffer of small sequential ReadAt calls, so that reading a file a
+	// few bytes at a time through ReadAt does not cost an image read per
+	// call. atMu is only ever taken with TryLock in ReadAt: a ReadAt that
+	// finds it held reads from the image, so concurrent ReadAt calls never
+	// wait for each other.
+	atMu  sync.Mutex
+	atBuf []byte
+	atOff int64 // file offset of atBuf[0]
+	atLen int   // valid bytes in atBuf
+	atEnd int64 // where the last small ReadAt ended; -1 if none yet
+}
+
+func newFile(fsys *FS, name string, in *inode) *file {
+	return &file{fsys: fsys, name: name, in: in, d: fsys.newDataReader(in), atEnd: -1}
 }
 
 var (
@@ -156,9 +176,7 @@ var (
 )
 
 func (fl *file) Stat() (fs.FileInfo, error) {
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	if fl.closed {
+	if fl.closed.Load() {
 		return nil, &fs.PathError{Op: "stat", Path: fl.name, Err: fs.ErrClosed}
 	}
 	return &fileInfo{name: fl.name, in: fl.in}, nil
@@ -167,11 +185,14 @@ func (fl *file) Stat() (fs.FileInfo, error) {
 func (fl *file) Close() error {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if fl.closed {
+	if fl.closed.Load() {
 		return &fs.PathError{Op: "close", Path: fl.name, Err: fs.ErrClosed}
 	}
-	fl.closed = true
+	fl.closed.Store(true)
 	fl.ra = nil
+	fl.atMu.Lock()
+	fl.atBuf, fl.atLen = nil, 0
+	fl.atMu.Unlock()
 	return nil
 }
 
@@ -180,7 +201,7 @@ func (fl *file) Close() error {
 func (fl *file) Read(p []byte) (int, error) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if fl.closed {
+	if fl.closed.Load() {
 		return 0, &fs.PathError{Op: "read", Path: fl.name, Err: fs.ErrClosed}
 	}
 	if len(p) == 0 {
@@ -228,16 +249,20 @@ func (fl *file) Read(p []byte) (int, error) {
 }
 
 // ReadAt reads at off without changing the offset used by Read. It is
-// safe to call concurrently.
+// safe to call concurrently, also with Read and Seek.
 func (fl *file) ReadAt(p []byte, off int64) (int, error) {
-	fl.mu.Lock()
-	closed := fl.closed
-	fl.mu.Unlock()
-	if closed {
+	if fl.closed.Load() {
 		return 0, &fs.PathError{Op: "read", Path: fl.name, Err: fs.ErrClosed}
 	}
 	if off < 0 {
 		return 0, &fs.PathError{Op: "read", Path: fl.name, Err: fs.ErrInvalid}
+	}
+	if len(p) <= smallReadAt && fl.atMu.TryLock() {
+		n, err, ok := fl.readAtBuffered(p, off)
+		fl.atMu.Unlock()
+		if ok {
+			return n, err
+		}
 	}
 	n, err := fl.d.ReadAt(p, off)
 	if err == io.EOF {
@@ -246,10 +271,44 @@ func (fl *file) ReadAt(p []byte, off int64) (int, error) {
 	return n, fl.wrap("read", err)
 }
 
+// readAtBuffered serves a small ReadAt from atBuf, first filling atBuf
+// from off if the read continues the previous small one. ok is false if
+// the caller should read from the image instead (also to report an error).
+// The caller holds atMu.
+func (fl *file) readAtBuffered(p []byte, off int64) (n int, err error, ok bool) {
+	size := fl.d.size
+	if off >= size {
+		return 0, io.EOF, true
+	}
+	end := min(off+int64(len(p)), size)
+	sequential := off == fl.atEnd
+	fl.atEnd = end
+	if off < fl.atOff || end > fl.atOff+int64(fl.atLen) {
+		if !sequential || fl.closed.Load() {
+			return 0, nil, false
+		}
+		want := int(min(atBufSize, size-off))
+		if cap(fl.atBuf) < want {
+			fl.atBuf = make([]byte, want)
+		}
+		m, _ := fl.d.ReadAt(fl.atBuf[:want], off)
+		if m < want {
+			fl.atLen = 0
+			return 0, nil, false
+		}
+		fl.atOff, fl.atLen = off, m
+	}
+	n = copy(p, fl.atBuf[off-fl.atOff:end-fl.atOff])
+	if n < len(p) {
+		err = io.EOF
+	}
+	return n, err, true
+}
+
 func (fl *file) Seek(offset int64, whence int) (int64, error) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if fl.closed {
+	if fl.closed.Load() {
 		return 0, &fs.PathError{Op: "seek", Path: fl.name, Err: fs.ErrClosed}
 	}
 	switch whence {

@@ -148,7 +148,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 	if in.isDir() {
 		return &dir{fsys: f, name: base, in: in}, nil
 	}
-	return &file{fsys: f, name: base, in: in, d: f.newDataReader(in)}, nil
+	return newFile(f, base, in), nil
 }
 
 // ReadDir returns the entries of the named directory sorted by name,

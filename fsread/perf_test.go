@@ -1,7 +1,9 @@
 package fsread
 
 import (
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,6 +155,100 @@ func TestReadCoalescing(t *testing.T) {
 	t.Logf("ls -l of the root: %d image reads", cr.calls.Load())
 }
 
+// TestConcurrentSmallReads reads one open file a few bytes at a time from
+// several goroutines at once, through ReadAt (sequentially and at random
+// offsets) and through Read and Seek, and closes it while they run.
+func TestConcurrentSmallReads(t *testing.T) {
+	needTools(t, "mke2fs")
+	src := t.TempDir()
+	const size = 300000
+	data := pattern(5, size)
+	writeFile(t, filepath.Join(src, "f"), data, 0o644)
+	fsys := openImage(t, mkfs(t, src, "8M", "-t", "ext4"))
+	f, err := fsys.Open("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := f.(io.ReaderAt)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1+g*3)
+			x := uint64(g + 1)
+			for i := range size / 2 {
+				off := int64(i * len(buf) % size)
+				if g%2 == 1 {
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+					off = int64(x % size)
+				}
+				n, err := ra.ReadAt(buf, off)
+				if err != nil && err != io.EOF {
+					t.Errorf("ReadAt(%d, %d): %v", len(buf), off, err)
+					return
+				}
+				if string(buf[:n]) != string(data[off:off+int64(n)]) {
+					t.Errorf("ReadAt(%d, %d) differs", len(buf), off)
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sk := f.(io.Seeker)
+		for pass := range 3 {
+			start := int64(pass * 1000)
+			if _, err := sk.Seek(start, io.SeekStart); err != nil {
+				t.Error(err)
+				return
+			}
+			var got []byte
+			buf := make([]byte, 1+pass)
+			for {
+				n, err := f.Read(buf)
+				got = append(got, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			if string(got) != string(data[start:]) {
+				t.Errorf("Read from %d: %d bytes differ", start, len(got))
+				return
+			}
+		}
+	}()
+	wg.Wait()
+
+	// Close while small ReadAt calls run: they return data or fs.ErrClosed.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 2)
+		for i := 0; ; i++ {
+			off := int64(i * 2 % size)
+			n, err := ra.ReadAt(b, off)
+			if errors.Is(err, fs.ErrClosed) {
+				return
+			}
+			if err != nil || string(b[:n]) != string(data[off:off+2]) {
+				t.Errorf("ReadAt(2, %d) = %d, %v", off, n, err)
+				return
+			}
+		}
+	}()
+	f.Close()
+	<-done
+}
+
 func BenchmarkRead(b *testing.B) {
 	needTools(b, "mke2fs")
 	src := b.TempDir()
@@ -200,4 +296,60 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// BenchmarkSmallRead reads a 1 MiB file a few bytes at a time, through
+// Read and through ReadAt, as io.ReadAll with a small buffer and
+// iotest.TestReader (and so fstest.TestFS) do. The reported time is per
+// call.
+func BenchmarkSmallRead(b *testing.B) {
+	needTools(b, "mke2fs")
+	src := b.TempDir()
+	const size = 1 << 20
+	data := pattern(11, size)
+	writeFile(b, filepath.Join(src, "f"), data, 0o644)
+	img := mkfs(b, src, "8M", "-t", "ext4")
+	fsys := openImage(b, img)
+	for _, n := range []int{1, 7, 512} {
+		b.Run("Read-"+itoa(n), func(b *testing.B) {
+			buf := make([]byte, n)
+			var f fs.File
+			for b.Loop() {
+				if f == nil {
+					var err error
+					if f, err = fsys.Open("f"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := f.Read(buf); err == io.EOF {
+					f.Close()
+					f = nil
+				} else if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if f != nil {
+				f.Close()
+			}
+		})
+		b.Run("ReadAt-"+itoa(n), func(b *testing.B) {
+			f, err := fsys.Open("f")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			ra := f.(io.ReaderAt)
+			buf := make([]byte, n)
+			off := int64(0)
+			for b.Loop() {
+				if off+int64(n) > size {
+					off = 0
+				}
+				if _, err := ra.ReadAt(buf, off); err != nil && err != io.EOF {
+					b.Fatal(err)
+				}
+				off += int64(n)
+			}
+		})
+	}
 }
