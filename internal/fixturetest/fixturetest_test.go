@@ -35,11 +35,27 @@ func TestResolve(t *testing.T) {
 			t.Errorf("Resolve(%q) = %q, want %q", p, got, want)
 		}
 	}
-	if testable(idx, ".") {
-		t.Error("tree with a symlink loop is testable")
+}
+
+func TestTestFSHidden(t *testing.T) {
+	ls := append(append([]string(nil), lines...),
+		line("big", "d", "0755", "0", "0", "4096", "2", "1.000000000", "-", "-", "-"),
+		line("big/huge", "f", "0644", "0", "0", "99999999999", "1", "1.000000000", "-", "-", "-"),
+		line("big/small", "f", "0644", "0", "0", "1", "1", "1.000000000", "-", "-", "x"),
+		line("to-huge", "l", "0777", "0", "0", "8", "1", "1.000000000", "big/huge", "-", "-"),
+		line(`x\y`, "d", "0755", "0", "0", "4096", "2", "1.000000000", "-", "-", "-"),
+		line(`x\y/f`, "f", "0644", "0", "0", "1", "1", "1.000000000", "-", "-", "x"),
+		line(`x\y/l`, "l", "0777", "0", "0", "7", "1", "1.000000000", "missing", "-", "-"),
+	)
+	SortLines(ls)
+	idx := Index(ls)
+	got := testFSHidden(idx)
+	want := []string{"big/huge", "c", "d", "e", "to-huge", `x\y`}
+	if k := keys(got); strings.Join(k, " ") != strings.Join(want, " ") {
+		t.Errorf("testFSHidden = %q, want %q", got, want)
 	}
-	if roots := testRoots(idx, "."); len(roots) != 1 || roots[0] != "a" {
-		t.Errorf("testRoots = %q, want [a]", roots)
+	if exp := testFSExpected(idx, got); strings.Join(exp, " ") != "a b big a/f" {
+		t.Errorf("testFSExpected = %q", exp)
 	}
 }
 
