@@ -57,6 +57,17 @@
 // 64 KiB chunks (LRU, 64 MiB per client by default, concurrent misses on a
 // chunk fetched once).
 //
+// Sequential big reads are read ahead: when a ReadAt of at least 256 KiB
+// starts where the previous one of the disk ended (or up to 4 MiB after),
+// the disk keeps slot-sized requests in flight ahead of the reader, the
+// window growing to 8 MiB, and the next ReadAt copies out of their slots
+// while the worker fills the following ones. Up to four such streams are
+// tracked per client; prefetches leave at least a quarter of the slots
+// (and at least one) to other reads, never read past the end of the disk,
+// and are dropped when their stream is abandoned or the worker dies. A prefetch that fails is not
+// reported: the read that needs its range reads it again and gets the
+// disk's own answer. Over the socket there is no read-ahead.
+//
 // # Restarts
 //
 // If the worker dies, the Client reaps it, starts a fresh one, says hello,
