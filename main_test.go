@@ -541,3 +541,57 @@ func TestInteractive(t *testing.T) {
 		t.Errorf("history: %q %v", hist, err)
 	}
 }
+
+// TestLsblkPartitions checks lsblk -p against sfdisk's view of the same
+// disks (the .parts files the fixture script saved): every partition, its
+// start, PARTUUID, GPT name and bootable flag.
+func TestLsblkPartitions(t *testing.T) {
+	for _, name := range []string{"gpt-disk", "mbr-disk", "sample"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", name+".parts"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sf, err := tooltest.ParseSfdisk(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := vmsh(t, "", "", "-c", "lsblk -p", fixture(t, name))
+			if r.status != 0 {
+				t.Fatalf("lsblk -p: status %d: %s", r.status, r.stderr)
+			}
+			rows := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+				rows[strings.Fields(l)[0]] = l
+			}
+			pt := sf.PartitionTable
+			var want []string
+			for _, p := range pt.Partitions {
+				if pt.Label == "dos" && (p.Type == "5" || p.Type == "f" || p.Type == "85") {
+					continue // the extended container, which lsblk -p leaves out as lsblk does
+				}
+				num := p.Node[len(strings.TrimRight(p.Node, "0123456789")):]
+				dev := "sda" + num
+				want = append(want, dev)
+				row, ok := rows[dev]
+				if !ok {
+					t.Errorf("%s missing from lsblk -p:\n%s", dev, r.stdout)
+					continue
+				}
+				uuid := strings.ToLower(p.UUID)
+				if pt.Label == "dos" {
+					uuid = strings.TrimPrefix(strings.ToLower(pt.ID), "0x") + "-" + fmt.Sprintf("%02s", num)
+				}
+				start := strconv.FormatInt(p.Start*int64(pt.SectorSize), 10)
+				boot := p.Bootable || strings.Contains(p.Attrs, "LegacyBIOSBootable")
+				f := strings.Fields(row)
+				if f[1] != start || !strings.HasSuffix(row, uuid) || !strings.Contains(row, p.Name) || (f[3] == "*") != boot {
+					t.Errorf("%s: lsblk -p says %q; sfdisk says start %s, uuid %s, name %q, bootable %v", dev, row, start, uuid, p.Name, boot)
+				}
+			}
+			if len(rows) != len(want) {
+				t.Errorf("lsblk -p lists %d partitions, sfdisk %v:\n%s", len(rows), want, r.stdout)
+			}
+		})
+	}
+}

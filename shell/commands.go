@@ -139,8 +139,9 @@ func init() {
 				"receives each src under its own name. Permission bits and times are kept; symlinks are\n" +
 				"recreated as symlinks and never followed; device files and fifos are skipped with a warning.\n" +
 				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
-		{Name: "lsblk", Usage: "lsblk", Short: "list disks, partitions and filesystems", Run: runLsblk,
-			Long: "lsblk shows every disk, its partitions, the filesystem on each (type, label, UUID) and where it is mounted."},
+		{Name: "lsblk", Usage: "lsblk [-p]", Short: "list disks, partitions and filesystems", Flags: "p", Run: runLsblk,
+			Long: "lsblk shows every disk, its partitions, the filesystem on each (type, label, UUID) and where it is mounted.\n" +
+				"  -p  show the partitions instead: start, size, partition type, GPT name, PARTUUID, bootable flag"},
 		{Name: "disks", Usage: "disks", Short: "list the disks and where they come from", Run: runDisks},
 		{Name: "use", Usage: "use volume", Short: "mount another volume at /", Args: argVolume, Run: runUse,
 			Long: "use mounts the filesystem of a volume at / in place of the current tree. The volume may be\n" +

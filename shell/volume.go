@@ -30,17 +30,19 @@ type Disk struct {
 // Volume is anything that may hold a filesystem: a whole disk or a
 // partition.
 type Volume struct {
-	Name      string // sda, sda2
-	Number    int    // partition number, 0 for a whole disk
-	Start     int64  // byte offset on the disk
-	Size      int64
-	FSType    string // "ext4", "swap", "LVM2_member", "vfat", ... or ""
-	Label     string
-	UUID      string
-	PartUUID  string
-	PartLabel string
-	PartType  string // partition type name, as fdisk says it
-	Disk      *Disk
+	Name       string // sda, sda2
+	Number     int    // partition number, 0 for a whole disk
+	Start      int64  // byte offset on the disk
+	Size       int64
+	FSType     string // "ext4", "swap", "LVM2_member", "vfat", ... or ""
+	Label      string
+	UUID       string
+	PartUUID   string
+	PartLabel  string
+	PartType   string // partition type name, as fdisk says it
+	PartTypeID string // partition type: GPT type GUID or MBR type byte ("0x83")
+	Bootable   bool   // the partition table marks it bootable
+	Disk       *Disk
 
 	r         *io.SectionReader
 	diskIndex int
@@ -147,7 +149,7 @@ func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
 		psize := min(p.Size, size-p.Start)
 		v := &Volume{
 			Name: d.Name + strconv.Itoa(p.Number), Number: p.Number, Start: p.Start, Size: psize,
-			PartUUID: p.UUID, PartLabel: p.Name, PartType: p.TypeName, Disk: d, diskIndex: d.index,
+			PartUUID: p.UUID, PartLabel: p.Name, PartType: p.TypeName, PartTypeID: p.Type, Bootable: p.Bootable, Disk: d, diskIndex: d.index,
 			r: io.NewSectionReader(r, p.Start, psize),
 		}
 		s.probe(v)
@@ -525,6 +527,11 @@ func runLsblk(x *Call) error {
 	}
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 8, 1, ' ', 0)
+	if x.Flag('p') {
+		partitionTable(tw, s.disks)
+		tw.Flush()
+		return writeTrimmed(x.Out, buf.String())
+	}
 	fmt.Fprintln(tw, "NAME\tSIZE\tTYPE\tFSTYPE\tLABEL\tUUID\tMOUNTPOINTS")
 	row := func(name string, v *Volume, typ string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, sizeString(v.Size), typ,
@@ -542,6 +549,26 @@ func runLsblk(x *Call) error {
 	}
 	tw.Flush()
 	return writeTrimmed(x.Out, buf.String())
+}
+
+// partitionTable writes what the partition tables say of each partition,
+// as lsblk -o NAME,START,SIZE,PARTTYPENAME,PARTLABEL,PARTUUID would, with a
+// mark for the bootable ones. A disk without a table has no rows.
+func partitionTable(w io.Writer, disks []*Disk) {
+	fmt.Fprintln(w, "NAME\tSTART\tSIZE\tBOOT\tPARTTYPE\tPARTLABEL\tPARTUUID")
+	for _, d := range disks {
+		for _, p := range d.Parts {
+			boot := ""
+			if p.Bootable {
+				boot = "*"
+			}
+			typ := p.PartType
+			if typ == "" {
+				typ = p.PartTypeID
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Start, sizeString(p.Size), boot, typ, p.PartLabel, p.PartUUID)
+		}
+	}
 }
 
 // writeTrimmed writes text without the spaces tabwriter leaves at the ends
