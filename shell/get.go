@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"vmsh/internal/sparse"
 )
 
@@ -146,7 +148,7 @@ func (c *copier) copy(root *os.Root, name, host, src string, fi fs.FileInfo, dep
 	case 0:
 		c.copyFile(root, name, host, src, fi, in)
 	case fs.ModeSymlink:
-		c.copySymlink(root, name, host, src)
+		c.copySymlink(root, name, host, src, in)
 	case fs.ModeDir:
 		if depth >= maxListDepth {
 			x.Fail(src, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
@@ -218,7 +220,7 @@ func (c *copier) copyContents(root *os.Root, host, src string, depth int, seen [
 	}
 }
 
-func (c *copier) copySymlink(root *os.Root, name, host, src string) {
+func (c *copier) copySymlink(root *os.Root, name, host, src string, in inode) {
 	x := c.x
 	target, err := fs.ReadLink(x.Shell.FS(), x.Shell.name(src))
 	if err != nil {
@@ -244,6 +246,26 @@ func (c *copier) copySymlink(root *os.Root, name, host, src string) {
 		return
 	}
 	c.links++
+	if err := lchtimes(root, name, atimeOf(in), in.mtime); err != nil {
+		x.Fail(host, err)
+	}
+}
+
+// lchtimes sets the times of the symlink name in root itself, as cp -a
+// does; os.Root has no call for it, so it goes through the directory's
+// descriptor with AT_SYMLINK_NOFOLLOW, which can neither follow the link
+// nor leave root.
+func lchtimes(root *os.Root, name string, atime, mtime time.Time) error {
+	dir, err := root.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(int(dir.Fd()), filepath.Base(name), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "lchtimes", Path: name, Err: err}
+	}
+	return nil
 }
 
 func existsErr(fi fs.FileInfo, force bool) error {
