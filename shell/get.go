@@ -261,7 +261,11 @@ func lchtimes(root *os.Root, name string, atime, mtime time.Time) error {
 		return err
 	}
 	defer dir.Close()
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	// Not UnixNano: ext4 times reach the year 2446, past int64 nanoseconds.
+	ts := []unix.Timespec{
+		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
+		{Sec: mtime.Unix(), Nsec: int64(mtime.Nanosecond())},
+	}
 	if err := unix.UtimesNanoAt(int(dir.Fd()), filepath.Base(name), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &fs.PathError{Op: "lchtimes", Path: name, Err: err}
 	}
