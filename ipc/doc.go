@@ -64,9 +64,10 @@
 // while the worker fills the following ones. Up to four such streams are
 // tracked per client; prefetches leave at least a quarter of the slots
 // (and at least one) to other reads, never read past the end of the disk,
-// and are dropped when their stream is abandoned or the worker dies. A prefetch that fails is not
-// reported: the read that needs its range reads it again and gets the
-// disk's own answer. Over the socket there is no read-ahead.
+// and are dropped when their stream is abandoned or the worker dies. A
+// prefetch that fails is not reported: the read that needs its range reads
+// it again and gets the disk's own answer. Over the socket there is no
+// read-ahead.
 //
 // # Restarts
 //
