@@ -131,18 +131,19 @@ func CheckFS(t *testing.T, r io.ReaderAt, off, size int64, expectFile string) {
 	}
 	t.Run("listing", func(t *testing.T) {
 		t.Parallel()
-		hashMax := int64(-1)
+		// The other subtests read want at the same time: leave it be.
+		hashMax, kernel := int64(-1), want
 		if testing.Short() {
 			hashMax = 1 << 30
-			want = unhash(want, hashMax)
+			kernel = unhash(want, hashMax)
 		}
 		got, err := ListingOpt(fsys, hashMax)
 		if err != nil {
 			t.Errorf("listing %s: %v", filepath.Base(expectFile), err)
 		}
-		if d := Diff(want, got, 30); d != "" {
+		if d := Diff(kernel, got, 30); d != "" {
 			t.Errorf("vmsh's listing differs from the kernel's %s (%d kernel entries, %d vmsh entries):\n%s",
-				filepath.Base(expectFile), len(want), len(got), d)
+				filepath.Base(expectFile), len(kernel), len(got), d)
 		}
 	})
 	t.Run("access", func(t *testing.T) {
