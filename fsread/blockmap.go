@@ -134,6 +134,9 @@ func (f *FS) extentWindow(in *inode, lblk uint64) (*window, error) {
 		if !ok {
 			return nil, formatErr(nodeOff, "%s: bad extent header", where)
 		}
+		if err := f.verifyExtentBlock(in, child, node, h); err != nil {
+			return nil, err
+		}
 		depth--
 	}
 }

@@ -87,6 +87,9 @@ func (f *FS) readDirList(in *inode) (*dirList, error) {
 			return nil, err
 		}
 		for i := uint64(0); i < n; i++ {
+			if err := f.verifyDirBlock(in, lblk+i, phys/f.bs+i, b[i*f.bs:(i+1)*f.bs]); err != nil {
+				return nil, err
+			}
 			if err := f.parseDirBlock(in, lblk+i, phys+i*f.bs, b[i*f.bs:(i+1)*f.bs], l); err != nil {
 				return nil, err
 			}

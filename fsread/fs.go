@@ -35,7 +35,11 @@ type FS struct {
 	descSize    uint64
 	descPerBlk  uint64
 	inodeSize   uint64
-	warnings    []string
+	opts        Options
+	csumSeed    uint32 // metadata_csum seed, if the feature is set
+	wmu         sync.Mutex
+	warnings    []string // guarded by wmu once Open has returned
+	warnSeen    map[string]bool
 	maxMapBlock uint64 // blocks addressable by this filesystem (exclusive)
 
 	mu         sync.Mutex
@@ -50,11 +54,8 @@ type itKey struct {
 	chunk uint64
 }
 
-// Open reads the superblock and prepares the filesystem in r, which holds
-// size bytes. It fails if r holds no ext2/3/4 filesystem, if the
-// filesystem uses incompatible features unknown to this package, or if the
-// superblock is inconsistent.
-func Open(r io.ReaderAt, size int64) (*FS, error) {
+// OpenOptions is [Open] with options.
+func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
 	sb, err := readSuper(r)
 	if err != nil {
 		return nil, err
@@ -66,6 +67,7 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 		r:          r,
 		size:       size,
 		sb:         sb,
+		opts:       opts,
 		info:       sb.info(),
 		bs:         uint64(sb.blockSize),
 		descBlocks: make(map[uint64][]byte),
@@ -73,6 +75,9 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 		dirs:       make(map[uint64]*dirList),
 	}
 	if err := f.checkSuper(); err != nil {
+		return nil, err
+	}
+	if err := f.verifySuper(); err != nil {
 		return nil, err
 	}
 	root, err := f.inode(rootIno)
@@ -183,6 +188,8 @@ func (f *FS) Info() Info {
 // Warnings lists things about the filesystem that are not supported but
 // do not stop it from being read, such as a journal that was not replayed.
 func (f *FS) Warnings() []string {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	return append([]string(nil), f.warnings...)
 }
 
@@ -267,6 +274,9 @@ func (f *FS) groupDesc(g uint64) (groupDesc, error) {
 		}
 		blk = make([]byte, f.bs)
 		if err := f.readFull(blk, int64(loc*f.bs), "group descriptor block %d", loc); err != nil {
+			return groupDesc{}, err
+		}
+		if err := f.verifyDescBlock(bi, loc, blk); err != nil {
 			return groupDesc{}, err
 		}
 		f.mu.Lock()

@@ -142,6 +142,9 @@ func decodeTime(sec uint32, extra uint32, hasExtra bool) time.Time {
 }
 
 func (f *FS) parseInode(ino uint64, b []byte, diskOff int64) (*inode, error) {
+	if err := f.verifyInode(ino, b, diskOff); err != nil {
+		return nil, err
+	}
 	le := binary.LittleEndian
 	in := &inode{ino: ino}
 	in.mode = le.Uint16(b[0x0:])

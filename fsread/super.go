@@ -208,6 +208,7 @@ type superblock struct {
 	inodesPerGroup uint32
 	state          uint16
 	revLevel       uint32
+	creatorOS      uint32 // 0 Linux, 1 Hurd
 	inodeSize      uint16
 	firstIno       uint32
 	compat         uint32
@@ -244,6 +245,7 @@ func readSuper(r io.ReaderAt) (*superblock, error) {
 		inodesPerGroup: le.Uint32(b[0x28:]),
 		state:          le.Uint16(b[0x3A:]),
 		revLevel:       le.Uint32(b[0x4C:]),
+		creatorOS:      le.Uint32(b[0x48:]),
 		inodeSize:      128,
 		firstIno:       11,
 	}
