@@ -61,6 +61,7 @@ type inode struct {
 	size    uint64
 	block   [60]byte // i_block: block map, extent root or symlink target
 	fileACL uint64
+	ibody   []byte // in-inode extended attribute entries, if any (xattr.go)
 	st      Stat
 }
 
@@ -163,6 +164,7 @@ func (f *FS) parseInode(ino uint64, b []byte, diskOff int64) (*inode, error) {
 			return nil, formatErr(diskOff+0x80, "inode %d: extra inode size %d invalid", ino, extra)
 		}
 	}
+	in.ibody = ibodyXattrs(b, extra)
 	has := func(off, size int) bool { return 128+extra >= off+size }
 	u32 := func(off int) uint32 {
 		if has(off, 4) {
@@ -262,10 +264,8 @@ func (fi *fileInfo) Sys() any           { st := fi.in.st; return &st }
 // cannot decode.
 func (f *FS) checkReadable(in *inode) error {
 	switch {
-	case in.flags&flagInlineData != 0:
-		return unsupported("inode %d: inline_data %s not supported", in.ino, kindName(in))
-	case in.flags&flagEncrypt != 0 && f.sb.incompat&incompatEncrypt != 0:
-		return unsupported("inode %d: encrypted %s not supported", in.ino, kindName(in))
+	case in.flags&flagEncrypt != 0 && f.sb.incompat&incompatEncrypt != 0 && !in.isDir():
+		return unsupported("inode %d: encrypted %s: contents cannot be read without the key", in.ino, kindName(in))
 	case in.flags&(flagCompr|flagComprBlk) != 0 && f.sb.incompat&incompatCompression != 0:
 		return unsupported("inode %d: compressed %s not supported", in.ino, kindName(in))
 	}
