@@ -63,6 +63,12 @@ func (f *FS) readDirList(in *inode) (*dirList, error) {
 	d := f.newDataReader(in)
 	l = &dirList{}
 	nblocks := (in.size + f.bs - 1) / f.bs
+	if in.flags&flagInlineData != 0 {
+		if err := f.parseInlineDir(in, l); err != nil {
+			return nil, err
+		}
+		nblocks = 0
+	}
 	buf := make([]byte, 0)
 	for lblk := uint64(0); lblk < nblocks; {
 		r, err := d.runAt(lblk)
@@ -155,7 +161,7 @@ func (f *FS) parseDirBlock(in *inode, lblk, phys uint64, b []byte, l *dirList) e
 			if ino > uint64(f.sb.inodesCount) {
 				return formatErr(int64(phys+off), "directory inode %d, block %d: entry refers to inode %d out of range", in.ino, lblk, ino)
 			}
-			name := string(e[8 : 8+nameLen])
+			name := f.entryName(in, e[8:8+nameLen])
 			if name != "." && name != ".." && !strings.ContainsAny(name, "/\x00") {
 				l.cost += len(name) + direntOverhead
 				if l.cost > maxDirCost {

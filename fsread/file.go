@@ -79,6 +79,9 @@ func (d *dataReader) ReadAt(p []byte, off int64) (int, error) {
 	if off >= d.size {
 		return 0, io.EOF
 	}
+	if d.in.flags&flagInlineData != 0 {
+		return d.readInline(p, off)
+	}
 	want := len(p)
 	if int64(want) > d.size-off {
 		p = p[:d.size-off]

@@ -87,7 +87,7 @@ func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
 	if !root.isDir() {
 		return nil, formatErr(-1, "root inode is not a directory (mode %#o)", root.mode)
 	}
-	return f, nil
+	return f.recoverJournal(opts)
 }
 
 func (f *FS) checkSuper() error {
@@ -106,12 +106,7 @@ func (f *FS) checkSuper() error {
 		// Both set is invalid but harmless for reading.
 		f.warnings = append(f.warnings, "ext4: both metadata_csum and uninit_bg set")
 	}
-	if s.incompat&incompatRecover != 0 {
-		f.warnings = append(f.warnings, "ext4: needs_recovery set, journal not replayed; showing on-disk state")
-	}
-	if s.compat&compatFastCommit != 0 && s.incompat&incompatRecover != 0 {
-		f.warnings = append(f.warnings, "ext4: fast_commit area not replayed")
-	}
+	// needs_recovery is handled by recoverJournal (journal_replay.go).
 	if s.incompat&incompatCompression != 0 {
 		f.warnings = append(f.warnings, "ext4: compression: compressed files cannot be read")
 	}

@@ -10,6 +10,9 @@ import (
 
 const rootIno = 2
 
+// creatorHurd is s_creator_os of a filesystem made by the GNU Hurd.
+const creatorHurd = 1
+
 // Inode flags.
 const (
 	flagCompr      = 0x4
@@ -155,7 +158,11 @@ func (f *FS) parseInode(ino uint64, b []byte, diskOff int64) (*inode, error) {
 	if in.isReg() || f.sb.incompat&incompatLargeDir != 0 {
 		in.size |= uint64(le.Uint32(b[0x6C:])) << 32
 	}
-	in.fileACL = uint64(le.Uint32(b[0x68:])) | uint64(le.Uint16(b[0x76:]))<<32
+	in.fileACL = uint64(le.Uint32(b[0x68:]))
+	if f.sb.creatorOS != creatorHurd {
+		// On the Hurd these two bytes are i_mode_high.
+		in.fileACL |= uint64(le.Uint16(b[0x76:])) << 32
+	}
 
 	extra := 0
 	if f.inodeSize > 128 {

@@ -67,7 +67,7 @@ func (f *FS) resolve(name string, followLast bool) (*inode, error) {
 		if err != nil {
 			return nil, err
 		}
-		ino, ok := l.lookup(c)
+		ino, ok := f.lookup(cur, l, c)
 		if !ok {
 			return nil, fs.ErrNotExist
 		}
@@ -109,6 +109,10 @@ func (f *FS) readLink(in *inode) (string, error) {
 	eaBlocks := int64(0)
 	if in.fileACL != 0 {
 		eaBlocks = int64(f.bs / 512)
+	}
+	if in.flags&flagInlineData != 0 {
+		b, err := f.inlineData(in)
+		return string(b), err
 	}
 	if in.st.Blocks-eaBlocks == 0 {
 		// Fast symlink: the target is stored in i_block.

@@ -168,6 +168,13 @@ type Info struct {
 	Features    []string // names as dumpe2fs prints them
 	LastMounted string
 	Size        int64 // filesystem size in bytes
+
+	// Replayed is set when the journal needed recovery and was replayed
+	// in memory; ReplayTransactions and ReplayBlocks count the
+	// transactions and the block writes (revoked ones left out) applied.
+	Replayed           bool
+	ReplayTransactions int
+	ReplayBlocks       int
 }
 
 // FormatError reports corrupt or impossible on-disk data. Off is the byte

@@ -1,0 +1,326 @@
+#!/bin/bash
+# mkfeatures.sh builds small ext4 images that each use on-disk features the
+# images of mkfixtures.sh do not, and lists them through the Linux kernel the
+# same way (the .expect format is described in mkfixtures.sh).
+#
+# Usage: mkfeatures.sh [OUTDIR]        (default: testdata)
+#
+# Needs root (loop mounts, chattr on a mounted filesystem), e2fsprogs,
+# gzip and sha256sum; faketime if present. Environment: MKFIXTURES_ONLY,
+# MKFIXTURES_RAW and MKFIXTURES_NOGZIP as for mkfixtures.sh.
+#
+# Images (NAME.img.gz and NAME.expect):
+#   feat-inline    inline_data: small files, symlinks and directories kept in
+#                  the inode (i_block and the system.data attribute)
+#   feat-bigalloc  bigalloc with 16 KiB clusters: small, large and sparse files
+#   feat-casefold  casefold (utf8): a directory with the casefold flag and
+#                  mixed-case names (listing from a twin: see build_casefold)
+#   feat-128       128-byte inodes, 1 KiB blocks, uninit_bg (crc16 group
+#                  descriptor checksums) instead of metadata_csum
+#   feat-misc      metadata_csum_seed with a UUID changed afterwards,
+#                  sparse_super2, orphan_file, mmp, large_dir, verity,
+#                  huge_file, dir_nlink, extra_isize, meta_bg
+#   feat-hurd      made for the Hurd (creator OS 1, no file types in entries)
+#   feat-64k       64 KiB blocks. The kernel here cannot mount blocks larger
+#                  than a page, so its listing is that of the same tree built
+#                  with 4 KiB blocks (feat-64k-twin, not kept), with
+#                  directory sizes taken from debugfs.
+# Not built: a 3-level htree (large_dir) needs tens of thousands of
+# 255-byte names even with 1 KiB blocks; see TestLargeDir in fsread.
+set -euo pipefail
+
+out=${1:-testdata}
+only=${MKFIXTURES_ONLY:-}
+keepraw=${MKFIXTURES_RAW:-0}
+nogzip=${MKFIXTURES_NOGZIP:-0}
+if [ "$nogzip" = 1 ]; then keepraw=1; fi
+
+export TZ=UTC LC_ALL=C
+FAKE_DATE='2024-01-02 03:04:05'
+EPOCH=1704164645
+export E2FSPROGS_FAKE_TIME=$EPOCH
+T_FILE='2023-06-07 08:09:10'
+
+HEADER='# path	type	mode	uid	gid	size	nlink	mtime	symlink	dev	sha256 (tab-separated; one line per entry sorted bytewise by path; "." is the root; type f,d,l,c,b,p,s; mode = 4 octal digits of permission, setuid, setgid and sticky bits; mtime = seconds.nanoseconds with seconds rounded down; symlink target, device major:minor and content sha256 are "-" where not applicable)'
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d)
+mnt=$work/mnt
+mkdir -p "$mnt"
+
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { echo "mkfeatures: $*" >&2; }
+
+fake() {
+	if command -v faketime >/dev/null 2>&1; then
+		faketime -f "$FAKE_DATE" "$@"
+	else
+		"$@"
+	fi
+}
+
+want() {
+	[ -z "$only" ] && return 0
+	case " $only " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+gen() {
+	{ seq -f "$2 %012.0f" 0 999999999999 || true; } | head -c "$1"
+}
+
+put() {
+	gen "$3" "$4" | dd of="$1" bs=64K iflag=fullblock oflag=seek_bytes seek="$2" conv=notrunc status=none
+}
+
+stamp() {
+	find "$1" -depth -exec touch -h -d "$T_FILE" {} +
+}
+
+mkext() {
+	local img=$1 size=$2 src=$3
+	shift 3
+	rm -f "$img"
+	if ! fake mke2fs -q -F "$@" -d "$src" "$img" "$size" >"$work/mke2fs.log" 2>&1; then
+		cat "$work/mke2fs.log" >&2
+		log "mke2fs $img failed"
+		exit 1
+	fi
+}
+
+fsck_check() {
+	if ! fake e2fsck -fn "$1" >"$work/fsck.log" 2>&1; then
+		cat "$work/fsck.log" >&2
+		log "e2fsck -fn $1 failed"
+		exit 1
+	fi
+}
+
+dbg() {
+	fake debugfs -w -f "$2" "$1" >"$work/debugfs.log" 2>&1
+	if grep -v '^debugfs[ :]' "$work/debugfs.log" >"$work/debugfs.err"; then
+		cat "$work/debugfs.err" >&2
+		log "debugfs on $1 reported errors"
+		exit 1
+	fi
+}
+
+# inodes IMG lists the inode numbers of every entry, through debugfs, so
+# that it works for filesystems this kernel cannot mount.
+inodes() {
+	local img=$1 todo=/ d
+	{
+		echo 2
+		while [ -n "$todo" ]; do
+			d=${todo%%$'\n'*}
+			if [ "$d" = "$todo" ]; then todo=''; else todo=${todo#*$'\n'}; fi
+			while IFS=/ read -r _ ino mode _ _ name _; do
+				[ -z "$ino" ] || [ "$ino" = 0 ] || [ "$name" = . ] || [ "$name" = .. ] && continue
+				echo "$ino"
+				case $mode in 04*) todo+=${todo:+$'\n'}"$d$name/" ;; esac
+			done < <(fake debugfs -R "ls -p \"$d\"" "$img" 2>/dev/null)
+		done
+	} | sort -un
+}
+
+# normalize IMG gives every inode the same atime and ctime.
+normalize() {
+	local img=$1
+	inodes "$img" >"$work/inodes"
+	awk -v t="@$EPOCH" '{ printf "sif <%s> atime %s\nsif <%s> ctime %s\n", $1, t, $1, t }' "$work/inodes" >"$work/norm.cmds"
+	dbg "$img" "$work/norm.cmds"
+}
+
+# list IMG EXPECT writes the kernel's listing of the filesystem in IMG.
+list() {
+	local img=$1 expect=$2
+	mount -o ro,loop "$img" "$mnt"
+	(
+		cd "$mnt"
+		find . -printf '%P\t%y\t%m\t%U\t%G\t%s\t%n\t%T@\t%l\n' >"$work/l.main"
+		find . -type f -print0 | xargs -0 -r sha256sum >"$work/l.sums"
+		find . \( -type c -o -type b \) -exec stat -c '%n	%Hr:%Lr' {} + >"$work/l.devs"
+	)
+	umount "$mnt"
+	{
+		echo "$HEADER"
+		awk -F '\t' -v OFS='\t' '
+			FILENAME ~ /l\.sums$/ { sum[substr($0, 69)] = substr($0, 1, 64); next }
+			FILENAME ~ /l\.devs$/ { dev[substr($1, 3)] = $2; next }
+			{
+				p = $1; if (p == "") p = "."
+				t = $8; sub(/.$/, "", t)
+				l = $9; if ($2 != "l") l = "-"
+				d = ($2 == "c" || $2 == "b") ? dev[$1] : "-"
+				h = ($2 == "f") ? sum[$1] : "-"
+				if (d == "" || h == "") { print "mkfeatures: missing data for " p > "/dev/stderr"; exit 1 }
+				print p, $2, sprintf("%04d", $3), $4, $5, $6, $7, t, l, d, h
+			}' "$work/l.sums" "$work/l.devs" "$work/l.main" | sort -t '	' -k1,1
+	} >"$expect"
+}
+
+finish() {
+	local name=$1 img=$2
+	if [ "$nogzip" != 1 ]; then gzip -9n <"$img" >"$out/$name.img.gz"; fi
+	if [ "$keepraw" = 1 ]; then cp --sparse=always "$img" "$out/$name.img"; fi
+	log "$name done"
+}
+
+# build NAME SIZE SRC mke2fs-args... makes, checks and lists one image.
+build() {
+	local name=$1 size=$2 src=$3 img=$work/$1.img
+	shift 3
+	mkext "$img" "$size" "$src" "$@"
+	normalize "$img"
+	fsck_check "$img"
+	list "$img" "$out/$name.expect"
+	finish "$name" "$img"
+}
+
+# small_tree DIR writes a few files, links and directories.
+small_tree() {
+	local d=$1
+	mkdir -p "$d/dir/sub" "$d/empty-dir"
+	echo "hello" >"$d/hello.txt"
+	: >"$d/empty"
+	gen 5000 big >"$d/big.bin"
+	echo nested >"$d/dir/sub/file"
+	ln -s ../hello.txt "$d/dir/link"
+	ln "$d/hello.txt" "$d/dir/hard"
+}
+
+build_inline() {
+	local src=$work/inline.src i
+	rm -rf "$src"; mkdir -p "$src/tiny-dir" "$src/more-dir" "$src/block-dir"
+	for i in 1 59 60 61 100 120 150 4000; do gen $i "inline$i" >"$src/size-$i"; done
+	: >"$src/empty"
+	echo one >"$src/tiny-dir/a"
+	for i in 1 2 3 4 5 6; do echo "$i" >"$src/more-dir/entry-$i"; done
+	for i in $(seq 1 40); do : >"$src/block-dir/a-longer-file-name-$i"; done
+	ln -s size-1 "$src/short-link"
+	ln -s "$(printf 'x%.0s' $(seq 1 80))" "$src/long-link"
+	stamp "$src"
+	build feat-inline 4M "$src" -t ext4 -b 1024 -I 256 -N 128 -O inline_data,^has_journal -L feat-inline \
+		-U 11111111-2222-4333-8444-0000000000f1 -E hash_seed=11111111-2222-4333-8444-0000000000e1
+}
+
+build_bigalloc() {
+	local src=$work/bigalloc.src f
+	rm -rf "$src"; mkdir -p "$src/d"
+	small_tree "$src/d"
+	gen 1000000 large >"$src/large"
+	f=$src/sparse; : >"$f"; put "$f" 0 100 s0; put "$f" $((200 * 1024 + 5)) 20000 s1; put "$f" $((3 * 1024 * 1024)) 7000 s2
+	truncate -s $((5 * 1024 * 1024)) "$f"
+	f=$src/hole-start; : >"$f"; put "$f" $((70 * 1024)) 3000 hs
+	stamp "$src"
+	build feat-bigalloc 32M "$src" -t ext4 -b 4096 -O bigalloc,^has_journal,^resize_inode -C 16384 -N 64 -L feat-bigalloc \
+		-U 11111111-2222-4333-8444-0000000000f2 -E hash_seed=11111111-2222-4333-8444-0000000000e2
+}
+
+# twin IMG TWIN EXPECT writes as EXPECT the kernel's listing of TWIN, an
+# image of the same tree that this kernel can mount, with the sizes of
+# directories taken from IMG.
+twin() {
+	local img=$1 tw=$2 expect=$3 p
+	normalize "$img"
+	normalize "$tw"
+	fsck_check "$img"
+	fsck_check "$tw"
+	list "$tw" "$work/twin.expect"
+	for p in $(awk -F '\t' '$2 == "d" { print $1 }' "$work/twin.expect"); do
+		printf '%s\t%s\n' "$p" "$(fake debugfs -R "stat \"/${p#.}\"" "$img" 2>/dev/null | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -1)"
+	done >"$work/dirsizes"
+	awk -F '\t' -v OFS='\t' 'FILENAME ~ /dirsizes$/ { s[$1] = $2; next }
+		/^#/ { print; next }
+		$2 == "d" { if (s[$1] == "") { print "mkfeatures: no size for " $1 > "/dev/stderr"; exit 1 } $6 = s[$1] }
+		{ print }' "$work/dirsizes" "$work/twin.expect" >"$expect"
+}
+
+# The kernel here has no CONFIG_UNICODE, so it cannot mount a casefold
+# filesystem: the casefold flag is set with debugfs (beside the extents flag) on a directory that is
+# small enough to have no htree index (names are hashed only in an index),
+# and the listing is that of a twin without the casefold feature.
+build_casefold() {
+	local src=$work/casefold.src img=$work/feat-casefold.img tw=$work/feat-casefold-twin.img
+	rm -rf "$src"; mkdir -p "$src/fold/Sub"
+	small_tree "$src"
+	echo readme >"$src/fold/README"
+	echo mixed >"$src/fold/MiXeD.Txt"
+	echo unicode >"$src/fold/Ärger-Ωmega"
+	echo lower >"$src/fold/Sub/lower"
+	echo exact >"$src/Exact"
+	stamp "$src"
+	mkext "$img" 4M "$src" -t ext4 -b 1024 -N 64 -O casefold,^has_journal,^resize_inode -E encoding=utf8,hash_seed=11111111-2222-4333-8444-0000000000e3 \
+		-L feat-casefold -U 11111111-2222-4333-8444-0000000000f3
+	mkext "$tw" 4M "$src" -t ext4 -b 1024 -N 64 -O ^has_journal,^resize_inode -E hash_seed=11111111-2222-4333-8444-0000000000e3 \
+		-L feat-casefold -U 11111111-2222-4333-8444-0000000000f3
+	printf 'sif /fold flags 0x40080000\n' >"$work/casefold.cmds"
+	dbg "$img" "$work/casefold.cmds"
+	twin "$img" "$tw" "$out/feat-casefold.expect"
+	finish feat-casefold "$img"
+}
+
+build_128() {
+	local src=$work/i128.src
+	rm -rf "$src"; mkdir -p "$src"
+	small_tree "$src"
+	stamp "$src"
+	build feat-128 4M "$src" -t ext4 -b 1024 -I 128 -N 64 -O ^metadata_csum,uninit_bg,^has_journal -L feat-128 \
+		-U 11111111-2222-4333-8444-0000000000f4 -E hash_seed=11111111-2222-4333-8444-0000000000e4
+}
+
+build_misc() {
+	local src=$work/misc.src img=$work/feat-misc.img
+	rm -rf "$src"; mkdir -p "$src"
+	small_tree "$src"
+	stamp "$src"
+	mkext "$img" 8M "$src" -t ext4 -b 1024 -g 1024 -N 128 \
+		-O metadata_csum_seed,sparse_super2,orphan_file,mmp,large_dir,verity,meta_bg,^resize_inode \
+		-E num_backup_sb=1,hash_seed=11111111-2222-4333-8444-0000000000e5 \
+		-L feat-misc -U 11111111-2222-4333-8444-0000000000f5
+	# With metadata_csum_seed the seed stays that of the first UUID.
+	fake tune2fs -U 11111111-2222-4333-8444-0000000000f6 "$img" >/dev/null 2>&1
+	normalize "$img"
+	fsck_check "$img"
+	list "$img" "$out/feat-misc.expect"
+	finish feat-misc "$img"
+}
+
+build_hurd() {
+	local src=$work/hurd.src
+	rm -rf "$src"; mkdir -p "$src"
+	small_tree "$src"
+	stamp "$src"
+	build feat-hurd 4M "$src" -t ext2 -o hurd -b 4096 -N 64 -L feat-hurd \
+		-U 11111111-2222-4333-8444-0000000000f7 -E hash_seed=11111111-2222-4333-8444-0000000000e7
+}
+
+build_64k() {
+	local src=$work/64k.src img=$work/feat-64k.img tw=$work/feat-64k-twin.img
+	rm -rf "$src"; mkdir -p "$src"
+	small_tree "$src"
+	gen 200000 b64 >"$src/large"
+	stamp "$src"
+	mkext "$img" 16M "$src" -t ext4 -b 65536 -N 64 -O ^has_journal,^resize_inode -L feat-64k \
+		-U 11111111-2222-4333-8444-0000000000f8 -E hash_seed=11111111-2222-4333-8444-0000000000e8
+	mkext "$tw" 16M "$src" -t ext4 -b 4096 -N 64 -O ^has_journal,^resize_inode -L feat-64k \
+		-U 11111111-2222-4333-8444-0000000000f8 -E hash_seed=11111111-2222-4333-8444-0000000000e8
+	twin "$img" "$tw" "$out/feat-64k.expect"
+	finish feat-64k "$img"
+}
+
+start=$SECONDS
+want feat-inline && build_inline
+want feat-bigalloc && build_bigalloc
+want feat-casefold && build_casefold
+want feat-128 && build_128
+want feat-misc && build_misc
+want feat-hurd && build_hurd
+want feat-64k && build_64k
+log "all done in $((SECONDS - start))s"
