@@ -99,8 +99,17 @@ func (f *FS) checkSuper() error {
 		return fmt.Errorf("ext4: unknown incompatible features %v (%#x): %w",
 			featureList(unk, nil, 'I', nil), unk, errors.ErrUnsupported)
 	}
+	// With bigalloc, blocks are allocated in clusters of 2^k blocks; a
+	// group's bitmap has one bit per cluster. Extents still count blocks.
+	clusterRatio := uint64(1)
 	if s.roCompat&roCompatBigalloc != 0 {
-		return unsupported("bigalloc not supported")
+		if s.logClusterSize < s.logBlockSize || s.logClusterSize-s.logBlockSize > 16 {
+			return formatErr(superOffset+0x1C, "cluster size 2^(10+%d) invalid for block size %d", s.logClusterSize, f.bs)
+		}
+		clusterRatio = 1 << (s.logClusterSize - s.logBlockSize)
+	}
+	if s.incompat&incompatMMP != 0 {
+		f.warnings = append(f.warnings, "ext4: mmp: multi-mount protection is not checked; the filesystem is only read")
 	}
 	if s.roCompat&roCompatMetadataCsum != 0 && s.roCompat&roCompatGdtCsum != 0 {
 		// Both set is invalid but harmless for reading.
@@ -110,14 +119,8 @@ func (f *FS) checkSuper() error {
 	if s.incompat&incompatCompression != 0 {
 		f.warnings = append(f.warnings, "ext4: compression: compressed files cannot be read")
 	}
-	if s.incompat&incompatInlineData != 0 {
-		f.warnings = append(f.warnings, "ext4: inline_data: files and directories stored inline cannot be read")
-	}
 	if s.incompat&incompatEncrypt != 0 {
-		f.warnings = append(f.warnings, "ext4: encrypt: encrypted files and directories cannot be read")
-	}
-	if s.incompat&incompatCasefold != 0 {
-		f.warnings = append(f.warnings, "ext4: casefold: names are matched exactly, not case-insensitively")
+		f.warnings = append(f.warnings, "ext4: encrypt: names in encrypted directories are shown as base64 of the stored bytes; encrypted contents cannot be read")
 	}
 	if unk := s.roCompat &^ knownRoCompat; unk != 0 {
 		f.warnings = append(f.warnings, fmt.Sprintf("ext4: unknown read-only-compatible features %v", featureList(unk, nil, 'R', nil)))
@@ -131,7 +134,7 @@ func (f *FS) checkSuper() error {
 	if s.firstDataBlock > 1 || (s.firstDataBlock == 1 && f.bs != 1024) {
 		return formatErr(superOffset+0x14, "first data block %d invalid for block size %d", s.firstDataBlock, f.bs)
 	}
-	if s.blocksPerGroup == 0 || uint64(s.blocksPerGroup) > 8*f.bs {
+	if s.blocksPerGroup == 0 || uint64(s.blocksPerGroup) > 8*f.bs*clusterRatio {
 		return formatErr(superOffset+0x20, "blocks per group %d invalid", s.blocksPerGroup)
 	}
 	if s.inodesPerGroup == 0 || uint64(s.inodesPerGroup) > 8*f.bs {
