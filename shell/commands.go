@@ -133,6 +133,8 @@ func init() {
 			Long: "cat writes the contents of each file to standard output."},
 		{Name: "stat", Usage: "stat path...", Short: "show everything the inode says about files", Args: argPath, Run: runStat,
 			Long: "stat prints the size, blocks, inode number, links, mode, owner and times of each path, as coreutils stat does. Symlinks are not followed."},
+		{Name: "getfattr", Usage: "getfattr [-dh] [-n name] [-m pattern] [-e text|hex|base64] path...", Short: "show extended attributes", Flags: "dhnme", Args: argPath, Run: runGetfattr, Long: getfattrHelp},
+		{Name: "getfacl", Usage: "getfacl [-n] path...", Short: "show POSIX access control lists", Flags: "n", Args: argPath, Run: runGetfacl, Long: getfaclHelp},
 		{Name: "get", Usage: "get [-f] src... [dest]", Short: "copy files and directories out of the guest", Flags: "f", Args: argPath, Run: runGet,
 			Long: "get copies guest files to the host, recursively, like cp -r. dest defaults to the current host directory.\n" +
 				"A dest that does not exist becomes the copy of src (with a single src); an existing directory\n" +

@@ -48,6 +48,9 @@ func runStat(x *Call) error {
 		fmt.Fprintf(x.Out, "Modify: %s\n", statTime(in.mtime))
 		fmt.Fprintf(x.Out, "Change: %s\n", statTime(in.ctime))
 		fmt.Fprintf(x.Out, " Birth: %s\n", statTime(in.btime))
+		for _, l := range s.xattrLines(name) {
+			fmt.Fprintln(x.Out, l)
+		}
 	}
 	return nil
 }
