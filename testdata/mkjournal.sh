@@ -1,0 +1,185 @@
+#!/bin/bash
+# mkjournal.sh builds ext3 and ext4 images whose journals hold committed
+# transactions that were never written to their home blocks (needs_recovery
+# set), and lists each of them twice through the Linux kernel:
+#
+#   NAME.img.gz             the image, copied while it was mounted read-write
+#   NAME.expect             the kernel's listing after it replayed the journal
+#                           (a read-write mount of a copy)
+#   NAME-noreplay.expect    the kernel's listing without replay
+#                           (mount -o ro,noload of the image itself)
+#
+# Usage: mkjournal.sh [OUTDIR]        (default: testdata)
+#
+# Needs root and loop devices, e2fsprogs (mke2fs, dumpe2fs, debugfs),
+# sha256sum, gzip, and coreutils' `sync FILE` (fsync of one file). The image
+# is copied within a few seconds of the last change and nothing syncs the
+# whole filesystem, so the metadata of the last transactions is only in the
+# journal. The times of the files changed while mounted are the real ones,
+# so the images differ from run to run; the listings always match them.
+#
+# Environment: MKFIXTURES_ONLY, MKFIXTURES_RAW and MKFIXTURES_NOGZIP as for
+# mkfixtures.sh.
+set -euo pipefail
+
+out=${1:-testdata}
+only=${MKFIXTURES_ONLY:-}
+keepraw=${MKFIXTURES_RAW:-0}
+nogzip=${MKFIXTURES_NOGZIP:-0}
+if [ "$nogzip" = 1 ]; then keepraw=1; fi
+
+export TZ=UTC LC_ALL=C
+export E2FSPROGS_FAKE_TIME=1704164645
+T_FILE='2023-06-07 08:09:10'
+
+HEADER='# path	type	mode	uid	gid	size	nlink	mtime	symlink	dev	sha256 (tab-separated; one line per entry sorted bytewise by path; "." is the root; type f,d,l,c,b,p,s; mode = 4 octal digits of permission, setuid, setgid and sticky bits; mtime = seconds.nanoseconds with seconds rounded down; symlink target, device major:minor and content sha256 are "-" where not applicable)'
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d)
+mnt=$work/mnt
+mkdir -p "$mnt"
+
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+[ -n "${MKJOURNAL_KEEP:-}" ] && trap - EXIT
+
+log() { echo "mkjournal: $*" >&2; }
+
+want() {
+	[ -z "$only" ] && return 0
+	case " $only " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+# gen N TAG writes N bytes of deterministic text in which every line differs.
+gen() {
+	{ seq -f "$2 %012.0f" 0 999999999999 || true; } | head -c "$1"
+}
+
+# list EXPECT [TOLERANT] writes the kernel's listing of the filesystem
+# mounted at $mnt. With TOLERANT set, entries the kernel cannot stat (an
+# unreplayed journal leaves directory entries naming inodes that are not yet
+# written, or directory blocks not yet written) are left out and named in comment lines "# unreadable: PATH".
+list() {
+	local expect=$1 tolerant=${2:-}
+	: >"$work/l.err"
+	(
+		cd "$mnt"
+		if [ -n "$tolerant" ]; then
+			find . -printf '%P\t%y\t%m\t%U\t%G\t%s\t%n\t%T@\t%l\n' >"$work/l.main" 2>"$work/l.err" || true
+		else
+			find . -printf '%P\t%y\t%m\t%U\t%G\t%s\t%n\t%T@\t%l\n' >"$work/l.main"
+		fi
+		find . -type f -print0 2>/dev/null | xargs -0 -r sha256sum >"$work/l.sums" 2>/dev/null || [ -n "$tolerant" ]
+		find . \( -type c -o -type b \) -exec stat -c '%n	%Hr:%Lr' {} + >"$work/l.devs" 2>/dev/null || true
+	)
+	{
+		echo "$HEADER"
+		sed -n "s|^find: '\./\(.*\)': .*\$|\1|p" "$work/l.err" >"$work/l.bad"
+		awk -F '\t' -v OFS='\t' -v tol="$tolerant" -v bad="$work/l.bad" '
+			FILENAME ~ /l\.sums$/ { sum[substr($0, 69)] = substr($0, 1, 64); next }
+			FILENAME ~ /l\.devs$/ { dev[substr($1, 3)] = $2; next }
+			{
+				p = $1; if (p == "") p = "."
+				t = $8; sub(/.$/, "", t)
+				l = $9; if ($2 != "l") l = "-"
+				d = ($2 == "c" || $2 == "b") ? dev[$1] : "-"
+				h = ($2 == "f") ? sum[$1] : "-"
+				if ((d == "" || h == "") && tol != "") { print p >>bad; next }
+				if (d == "" || h == "") { print "mkjournal: missing data for " p > "/dev/stderr"; exit 1 }
+				print p, $2, sprintf("%04d", $3), $4, $5, $6, $7, t, l, d, h
+			}' "$work/l.sums" "$work/l.devs" "$work/l.main" | sort -t '	' -k1,1 >"$work/l.sorted"
+		sort "$work/l.bad" | sed 's/^/# unreadable: /'
+		cat "$work/l.sorted"
+	} >"$expect"
+}
+
+# changes DIR makes the changes the journal is to hold, each followed by an
+# fsync of what it touched (one journal commit each), in the filesystem
+# mounted at DIR. SMALL is the number of small files made, enough to wrap
+# the log around.
+changes() {
+	local d=$1 small=$2 i
+	echo "created while mounted" >"$d/new.txt"; sync "$d/new.txt" "$d"
+	gen 5000 over >"$d/keep/overwrite.txt"; sync "$d/keep/overwrite.txt"
+	mv "$d/keep/old-name.txt" "$d/keep/new-name.txt"; sync "$d/keep"
+	rm "$d/doomed.txt"; sync "$d"
+	mkdir -p "$d/made/deeper"; sync "$d/made/deeper" "$d/made" "$d"
+	chmod 0600 "$d/keep/secret.txt"; sync "$d/keep/secret.txt"
+	ln -s ../new.txt "$d/made/link"; sync "$d/made"
+	gen 300000 append >>"$d/keep/grow.bin"; sync "$d/keep/grow.bin"
+	mkdir "$d/small"; sync "$d/small" "$d"
+	for ((i = 0; i < small; i++)); do
+		echo "small file $i" >"$d/small/f$i"
+		sync "$d/small/f$i" "$d/small"
+	done
+	# Revoke records: a file whose indirect or extent blocks were
+	# journaled is deleted, then new data takes its blocks.
+	gen 400000 victim >"$d/victim.bin"
+	for ((i = 0; i < 16; i++)); do # fragments: an extent block on ext4
+		gen 4096 "frag$i" | dd of="$d/victim.bin" bs=4096 seek=$((120 + 2 * i)) conv=notrunc status=none
+	done
+	sync "$d/victim.bin" "$d"
+	rm "$d/victim.bin"; sync "$d"
+	gen 400000 heir >"$d/heir.bin"; sync "$d/heir.bin" "$d"
+	echo "last" >"$d/last.txt"; sync "$d/last.txt" "$d"
+}
+
+# build NAME SIZE SMALL mke2fs-args... makes one image.
+build() {
+	local name=$1 size=$2 small=$3
+	shift 3
+	local src=$work/$name.src img=$work/$name.img copy=$work/$name.copy
+	rm -rf "$src"; mkdir -p "$src/keep"
+	echo "from mke2fs" >"$src/hello.txt"
+	echo "doomed" >"$src/doomed.txt"
+	gen 3000 old >"$src/keep/overwrite.txt"
+	echo "renamed" >"$src/keep/old-name.txt"
+	echo "secret" >"$src/keep/secret.txt"
+	gen 20000 grow >"$src/keep/grow.bin"
+	find "$src" -depth -exec touch -h -d "$T_FILE" {} +
+	rm -f "$img"
+	mke2fs -q -F "$@" -d "$src" "$img" "$size" >"$work/mke2fs.log" 2>&1 || { cat "$work/mke2fs.log" >&2; exit 1; }
+
+	mount -o loop,commit=600,data=ordered "$img" "$mnt"
+	changes "$mnt" "$small"
+	cp --sparse=always "$img" "$copy"
+	umount "$mnt"
+
+	if ! dumpe2fs -h "$copy" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+		log "$name: the copy does not need recovery"; exit 1
+	fi
+	debugfs -R "logdump" "$copy" >"$work/logdump" 2>&1
+	local commits revokes
+	commits=$(grep -c 'Found expected sequence.*commit block' "$work/logdump" || true)
+	revokes=$(grep -c 'Found expected sequence.*revoke table' "$work/logdump" || true)
+	log "$name: $commits transactions, $revokes revoke blocks in the journal"
+	[ "$commits" -gt 0 ] || { log "$name: no transactions"; exit 1; }
+
+	mount -o ro,noload,loop "$copy" "$mnt"
+	list "$out/$name-noreplay.expect" tolerant
+	umount "$mnt"
+	cp --sparse=always "$copy" "$work/replayed.img"
+	mount -o loop "$work/replayed.img" "$mnt"
+	list "$out/$name.expect"
+	umount "$mnt"
+	rm -f "$work/replayed.img"
+
+	if [ "$nogzip" != 1 ]; then gzip -9n <"$copy" >"$out/$name.img.gz"; fi
+	if [ "$keepraw" = 1 ]; then cp --sparse=always "$copy" "$out/$name.img"; fi
+	log "$name done"
+}
+
+# ext3-journal: ext3, 1 KiB blocks, block-mapped files and journal (1 MiB,
+# so the small files wrap the log around).
+want ext3-journal && build ext3-journal 4M 150 -t ext3 -b 1024 -J size=1 \
+	-U 6a6f7572-6e61-4c33-8001-000000000003 -E hash_seed=6a6f7572-6e61-4c33-8001-0000000000a3
+# ext4-journal: ext4 with extents, 64bit and metadata_csum, so the journal
+# has 64-bit block numbers and v3 checksums.
+want ext4-journal && build ext4-journal 24M 150 -t ext4 -b 4096 -O 64bit,metadata_csum -J size=4 \
+	-U 6a6f7572-6e61-4c34-8001-000000000004 -E hash_seed=6a6f7572-6e61-4c34-8001-0000000000a4
+exit 0
