@@ -627,4 +627,7 @@ want whole-disk && build_whole_disk
 want gpt-disk && build_gpt_disk
 want mbr-disk && build_mbr_disk
 want sample && build_sample
+# Extended attributes: xattr-256 and xattr-128, set through a read-write
+# kernel mount (needs setfattr, getfattr and setfacl).
+if want xattr-256 || want xattr-128; then bash "$(dirname "$0")/mkxattr.sh" "$out"; fi
 log "all done in $((SECONDS - start))s"

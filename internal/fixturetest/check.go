@@ -58,6 +58,9 @@ func Images(dir string) ([]string, error) {
 // fstest.TestFS on the whole of every filesystem but the few entries
 // TestFS cannot take by design (see RunTestFS).
 //
+// A whole-disk filesystem with a NAME.xattrs listing also has its extended
+// attributes compared (see CheckXattrsFS).
+//
 // In -short mode, files over 1 GiB are read to the end but not hashed.
 func CheckImage(t *testing.T, dir, name string) {
 	t.Helper()
@@ -88,6 +91,9 @@ func CheckImage(t *testing.T, dir, name string) {
 		}
 		delete(unused, exp)
 		t.Run("disk", func(t *testing.T) { CheckFS(t, f, 0, size, exp) })
+		if xf := filepath.Join(dir, name+".xattrs"); fileExists(xf) {
+			t.Run("xattrs", func(t *testing.T) { CheckXattrsFS(t, f, size, xf) })
+		}
 	case err != nil:
 		t.Fatalf("partition.Read: %v", err)
 	default:

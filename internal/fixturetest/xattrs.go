@@ -3,6 +3,7 @@ package fixturetest
 import (
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -60,21 +61,16 @@ func ReadXattrs(name string) ([]string, error) {
 	return lines, nil
 }
 
-// CheckXattrs opens image name in dir, a filesystem filling the whole
-// image, and compares every extended attribute fsread reads with
-// NAME.xattrs.
-func CheckXattrs(t *testing.T, dir, name string) {
+// CheckXattrsFS opens the filesystem filling r (size bytes) and compares
+// every extended attribute fsread reads with the listing in xattrsFile.
+// CheckImage calls it for every whole-disk image with a NAME.xattrs file.
+func CheckXattrsFS(t *testing.T, r io.ReaderAt, size int64, xattrsFile string) {
 	t.Helper()
-	want, err := ReadXattrs(path.Join(dir, name+".xattrs"))
+	want, err := ReadXattrs(xattrsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, size, err := OpenImage(dir, name, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fsys, err := fsread.Open(f, size)
+	fsys, err := fsread.Open(r, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +78,11 @@ func CheckXattrs(t *testing.T, dir, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(want) == 0 {
+		t.Errorf("%s lists no attributes", xattrsFile)
+	}
 	if d := xattrDiff(want, got, 20); d != "" {
-		t.Errorf("%s: extended attributes differ from the kernel's:\n%s", name, d)
+		t.Errorf("extended attributes differ from the kernel's %s:\n%s", path.Base(xattrsFile), d)
 	}
 }
 
