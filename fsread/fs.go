@@ -235,13 +235,18 @@ func (f *FS) hasSuper(g uint64) bool {
 
 // descBlockLoc returns the block number of group descriptor block i.
 func (f *FS) descBlockLoc(i uint64) uint64 {
+	// The table follows the superblock's block, which is block 1 with
+	// 1 KiB blocks even when the first data block is 0 (bigalloc).
 	first := uint64(f.sb.firstDataBlock)
 	if f.sb.incompat&incompatMetaBG == 0 || i < uint64(f.sb.firstMetaBG) {
-		return first + 1 + i
+		return superOffset/f.bs + 1 + i
 	}
 	g := i * f.descPerBlk
 	blk := first + g*uint64(f.sb.blocksPerGroup)
 	if f.hasSuper(g) {
+		blk++
+	}
+	if g == 0 && f.bs == 1024 && first == 0 {
 		blk++
 	}
 	return blk
