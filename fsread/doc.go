@@ -21,8 +21,12 @@
 // files and directories, encrypted files, compressed files and bigalloc
 // filesystems, which give errors wrapping [errors.ErrUnsupported];
 // case-insensitive lookups in casefold directories (names are matched
-// exactly); extended attributes; checksum verification. A filesystem with
+// exactly); checksum verification. A filesystem with
 // incompatible feature bits this package does not know is refused by Open.
+//
+// [FS.Xattrs] reads extended attributes from the inode, from the
+// attribute block and from ea_inodes, as the kernel lists them; POSIX
+// ACLs come in the form getxattr returns, which [DecodeACL] decodes.
 //
 // Names are arbitrary bytes, as on disk; paths given to the FS methods
 // need not be valid UTF-8. Directory entries whose names contain '/' or

@@ -108,6 +108,7 @@ func exercise(fsys *FS) (files int, bytesRead int64) {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			fsys.ReadLink(p)
 		}
+		fsys.Xattrs(p)
 		f, err := fsys.Open(p)
 		if err != nil {
 			return nil
