@@ -41,6 +41,7 @@ and lets you browse and copy out their files: ls, cd, cat, stat, get, lsblk,
 use. With no disk it opens a small sample guest disk built into vmsh.
 
   -c COMMANDS   run COMMANDS (separated by ';') and exit
+  --strict      treat metadata checksum mismatches as errors, not warnings
   -h, --help    show this help
   --version     show the version
 
@@ -75,6 +76,7 @@ type options struct {
 	hasCommand bool
 	help       bool
 	version    bool
+	strict     bool
 	disks      []string
 }
 
@@ -102,6 +104,8 @@ func parseArgs(args []string) (options, error) {
 			o.help = true
 		case a == "--version" || a == "-version":
 			o.version = true
+		case a == "--strict":
+			o.strict = true
 		case strings.HasPrefix(a, "-") && a != "-":
 			return o, fmt.Errorf("unknown flag %s", a)
 		default:
@@ -147,6 +151,7 @@ func run(args []string) int {
 	}
 	defer ui.Close()
 	s := shell.New(ui)
+	s.FSOptions.Strict = o.strict
 
 	client, err := ipc.Start()
 	if err != nil {

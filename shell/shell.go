@@ -22,11 +22,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"vmsh/fsread"
 )
 
 // Shell holds the state of one session: the volumes found, the mount table,
 // the working directory and whether any command has failed.
 type Shell struct {
+	// FSOptions are the options every filesystem is opened with.
+	FSOptions fsread.Options
+
 	ui      UI
 	disks   []*Disk
 	ns      mountFS

@@ -72,7 +72,7 @@ func (v *Volume) open(s *Shell) (*fsread.FS, error) {
 		}
 		return nil, v.openErr
 	}
-	f, err := fsread.Open(v.r, v.Size)
+	f, err := fsread.OpenOptions(v.r, v.Size, s.FSOptions)
 	if err != nil {
 		v.openErr = fmt.Errorf("%s: %w", v.Name, err)
 		return nil, v.openErr
