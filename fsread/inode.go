@@ -271,12 +271,26 @@ func (fi *fileInfo) Sys() any           { st := fi.in.st; return &st }
 // cannot decode.
 func (f *FS) checkReadable(in *inode) error {
 	switch {
+	case (in.isReg() || in.isDir()) && in.flags&flagInlineData == 0 && in.size > f.maxFileSize(in):
+		return formatErr(-1, "inode %d: size %d exceeds the largest %s the block map can address (%d bytes)", in.ino, in.size, kindName(in), f.maxFileSize(in))
 	case in.flags&flagEncrypt != 0 && f.sb.incompat&incompatEncrypt != 0 && !in.isDir():
 		return unsupported("inode %d: encrypted %s: contents cannot be read without the key", in.ino, kindName(in))
 	case in.flags&(flagCompr|flagComprBlk) != 0 && f.sb.incompat&incompatCompression != 0:
 		return unsupported("inode %d: compressed %s not supported", in.ino, kindName(in))
 	}
 	return nil
+}
+
+// maxFileSize is the size of the largest file whose block map can address
+// every block of its data: 2^32 blocks for an extent tree, the direct and
+// three levels of indirect blocks for a block map.
+func (f *FS) maxFileSize(in *inode) uint64 {
+	blocks := uint64(maxLogical)
+	if in.flags&flagExtents == 0 {
+		p := f.bs / 4
+		blocks = 12 + p + p*p + p*p*p
+	}
+	return min(blocks*f.bs, math.MaxInt64)
 }
 
 func kindName(in *inode) string {

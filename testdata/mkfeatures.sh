@@ -196,7 +196,7 @@ small_tree() {
 }
 
 build_inline() {
-	local src=$work/inline.src i
+	local src=$work/inline.src img=$work/feat-inline.img i
 	rm -rf "$src"; mkdir -p "$src/tiny-dir" "$src/more-dir" "$src/block-dir"
 	for i in 1 59 60 61 100 120 150 4000; do gen $i "inline$i" >"$src/size-$i"; done
 	: >"$src/empty"
@@ -206,8 +206,20 @@ build_inline() {
 	ln -s size-1 "$src/short-link"
 	ln -s "$(printf 'x%.0s' $(seq 1 80))" "$src/long-link"
 	stamp "$src"
-	build feat-inline 4M "$src" -t ext4 -b 1024 -I 256 -N 128 -O inline_data,^has_journal -L feat-inline \
+	mkext "$img" 4M "$src" -t ext4 -b 1024 -I 256 -N 128 -O inline_data,^has_journal -L feat-inline \
 		-U 11111111-2222-4333-8444-0000000000f1 -E hash_seed=11111111-2222-4333-8444-0000000000e1
+	# mke2fs moves a directory to a block when i_block is full; the kernel
+	# first continues it in system.data.
+	mount -o loop "$img" "$mnt"
+	mkdir "$mnt/kernel-dir"
+	for i in 1 2 3 4 5 6; do echo "$i" >"$mnt/kernel-dir/entry-$i"; done
+	echo "written by the kernel, continued in system.data: 100 bytes long......................" >"$mnt/kernel-file"
+	find "$mnt" -depth -exec touch -h -d "$T_FILE" {} +
+	umount "$mnt"
+	normalize "$img"
+	fsck_check "$img"
+	list "$img" "$out/feat-inline.expect"
+	finish feat-inline "$img"
 }
 
 build_bigalloc() {
