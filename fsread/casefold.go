@@ -46,8 +46,8 @@ func (f *FS) lookup(dir *inode, l *dirList, name string) (uint64, bool) {
 // entryName returns the name under which a directory entry of dir with
 // the stored name b is listed.
 func (f *FS) entryName(dir *inode, b []byte) string {
-	if dir.flags&flagEncrypt != 0 && f.sb.incompat&incompatEncrypt != 0 {
-		return base64.RawURLEncoding.EncodeToString(b)
+	if dir.flags&flagEncrypt != 0 && f.sb.incompat&incompatEncrypt != 0 && string(b) != "." && string(b) != ".." {
+		return base64.RawURLEncoding.EncodeToString(b) // "." and ".." are stored in clear
 	}
 	return string(b)
 }
