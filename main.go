@@ -42,6 +42,8 @@ use. With no disk it opens a small sample guest disk built into vmsh.
 
   -c COMMANDS   run COMMANDS (separated by ';') and exit
   --strict      treat metadata checksum mismatches as errors, not warnings
+  --no-replay   show filesystems as they are on disk, without replaying
+                their journals
   -h, --help    show this help
   --version     show the version
 
@@ -77,6 +79,7 @@ type options struct {
 	help       bool
 	version    bool
 	strict     bool
+	noReplay   bool
 	disks      []string
 }
 
@@ -106,6 +109,8 @@ func parseArgs(args []string) (options, error) {
 			o.version = true
 		case a == "--strict":
 			o.strict = true
+		case a == "--no-replay":
+			o.noReplay = true
 		case strings.HasPrefix(a, "-") && a != "-":
 			return o, fmt.Errorf("unknown flag %s", a)
 		default:
@@ -152,6 +157,7 @@ func run(args []string) int {
 	defer ui.Close()
 	s := shell.New(ui)
 	s.FSOptions.Strict = o.strict
+	s.FSOptions.NoReplay = o.noReplay
 
 	client, err := ipc.Start()
 	if err != nil {
