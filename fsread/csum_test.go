@@ -80,7 +80,7 @@ func fixture(t testing.TB, name string) *patchedImage {
 	return &patchedImage{img: b}
 }
 
-func openOverlay(o *patchedImage, strict bool) (*FS, error) {
+func openPatched(o *patchedImage, strict bool) (*FS, error) {
 	return OpenOptions(o, int64(len(o.img)), Options{Strict: strict})
 }
 
@@ -127,7 +127,7 @@ func inodeOf(t testing.TB, f *FS, name string) *inode {
 // naming the structure, or with Strict a *ChecksumError.
 func TestChecksums(t *testing.T) {
 	img := fixture(t, "ext4")
-	f, err := openOverlay(img, true)
+	f, err := openPatched(img, true)
 	if err != nil {
 		t.Fatalf("clean image with Strict: %v", err)
 	}
@@ -178,7 +178,7 @@ func TestChecksums(t *testing.T) {
 			}
 			// Without Strict: a warning naming the structure. (A
 			// corrupted entry may also fail to parse; that is fine.)
-			f, err := openOverlay(bad, false)
+			f, err := openPatched(bad, false)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -191,7 +191,7 @@ func TestChecksums(t *testing.T) {
 				t.Errorf("warnings %q do not name the %s", w, c.structure)
 			}
 			// With Strict: an error.
-			f, err = openOverlay(bad, true)
+			f, err = openPatched(bad, true)
 			if err == nil {
 				err = read(f)
 			}
@@ -208,7 +208,7 @@ func TestChecksums(t *testing.T) {
 // errors report.
 func TestChecksumBlocks(t *testing.T) {
 	img := fixture(t, "ext4")
-	f, err := openOverlay(img, true)
+	f, err := openPatched(img, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestChecksumBlocks(t *testing.T) {
 	names := physBlock(t, f, "names", 0)
 	dir := inodeOf(t, f, "names")
 
-	f, _ = openOverlay(img.flip(off+0x10), true)
+	f, _ = openPatched(img.flip(off+0x10), true)
 	_, err = f.Stat("hello.txt")
 	var ce *ChecksumError
 	if !errors.As(err, &ce) || ce.Ino != hello.ino || ce.Block != uint64(off)/f.bs {
@@ -226,7 +226,7 @@ func TestChecksumBlocks(t *testing.T) {
 	if !strings.Contains(err.Error(), fmt.Sprintf("inode %d", hello.ino)) {
 		t.Errorf("inode: %v does not name inode %d", err, hello.ino)
 	}
-	f, _ = openOverlay(img.flip(int64(names*f.bs)+int64(f.bs)-1), true)
+	f, _ = openPatched(img.flip(int64(names*f.bs)+int64(f.bs)-1), true)
 	_, err = f.ReadDir("names")
 	if !errors.As(err, &ce) || ce.Ino != dir.ino || ce.Block != names {
 		t.Errorf("directory block: %v (%+v)", err, ce)
@@ -240,12 +240,12 @@ func TestChecksumBlocks(t *testing.T) {
 // warning each and that the number kept is bounded.
 func TestChecksumWarningsBounded(t *testing.T) {
 	img := fixture(t, "ext4")
-	f, err := openOverlay(img, false)
+	f, err := openPatched(img, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hello := inodeOf(t, f, "hello.txt")
-	f, _ = openOverlay(img.flip(inodeOffset(t, f, hello.ino)+0x10), false)
+	f, _ = openPatched(img.flip(inodeOffset(t, f, hello.ino)+0x10), false)
 	for i := 0; i < 3; i++ {
 		f.itChunks = map[itKey][]byte{} // read the inode again
 		if _, err := f.Stat("hello.txt"); err != nil {
@@ -275,7 +275,7 @@ func TestChecksumVariants(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			img := fixture(t, c.name)
-			f, err := openOverlay(img, true)
+			f, err := openPatched(img, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -284,7 +284,7 @@ func TestChecksumVariants(t *testing.T) {
 			}
 			// Descriptor block: block 1, or 2 with 1 KiB blocks.
 			gdOff := int64(superOffset/f.bs+1) * int64(f.bs)
-			f, err = openOverlay(img.flip(gdOff+0x1E), true)
+			f, err = openPatched(img.flip(gdOff+0x1E), true)
 			var ce *ChecksumError
 			if !errors.As(err, &ce) || ce.Structure != "group descriptor" || ce.Group != 0 {
 				t.Errorf("corrupt descriptor: %v", err)
@@ -297,7 +297,7 @@ func TestChecksumVariants(t *testing.T) {
 // itself: reading the file must fail, quickly, naming the extent block.
 func TestExtentLoop(t *testing.T) {
 	img := fixture(t, "ext4")
-	f, err := openOverlay(img, false)
+	f, err := openPatched(img, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestExtentLoop(t *testing.T) {
 	}
 	bad := img.put32(int64(child)*bs+12+4, child) // first index entry's ei_leaf_lo
 	for _, strict := range []bool{false, true} {
-		f, err := openOverlay(bad, strict)
+		f, err := openPatched(bad, strict)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,14 +329,14 @@ func TestExtentLoop(t *testing.T) {
 // it is an error naming the inode.
 func TestHugeSize(t *testing.T) {
 	img := fixture(t, "ext4")
-	f, err := openOverlay(img, false)
+	f, err := openPatched(img, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hello := inodeOf(t, f, "hello.txt")
 	off := inodeOffset(t, f, hello.ino)
 	bad := img.put32(off+0x4, 0).put32(off+0x6C, 1<<28)
-	f, err = openOverlay(bad, false)
+	f, err = openPatched(bad, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestHugeSize(t *testing.T) {
 // ls -R, find and get do; this test walks that way and finds the cycle.
 func TestDirectoryCycle(t *testing.T) {
 	img := fixture(t, "ext4")
-	f, err := openOverlay(img, false)
+	f, err := openPatched(img, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestDirectoryCycle(t *testing.T) {
 		t.Fatal("no entry d in deep/d/d")
 	}
 	bad := img.put32(blk*int64(f.bs)+int64(at), uint32(deep.ino))
-	f, err = openOverlay(bad, false)
+	f, err = openPatched(bad, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestDirectoryCycle(t *testing.T) {
 // directories and checks that they are inline.
 func TestInline(t *testing.T) {
 	img := fixture(t, "feat-inline")
-	f, err := openOverlay(img, true)
+	f, err := openPatched(img, true)
 	if err != nil {
 		t.Fatal(err)
 	}
