@@ -141,6 +141,7 @@ func init() {
 				"receives each src under its own name. Permission bits and times are kept; symlinks are\n" +
 				"recreated as symlinks and never followed; device files and fifos are skipped with a warning.\n" +
 				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
+		{Name: "fsinfo", Usage: "fsinfo [path...]", Short: "describe a filesystem and its journal replay", Args: argPath, Run: runFsinfo, Long: fsinfoHelp},
 		{Name: "lsblk", Usage: "lsblk [-p]", Short: "list disks, partitions and filesystems", Flags: "p", Run: runLsblk,
 			Long: "lsblk shows every disk, its partitions, the filesystem on each (type, label, UUID) and where it is mounted.\n" +
 				"  -p  show the partitions instead: start, size, partition type, GPT name, PARTUUID, bootable flag"},
