@@ -630,4 +630,7 @@ want sample && build_sample
 # Extended attributes: xattr-256 and xattr-128, set through a read-write
 # kernel mount (needs setfattr, getfattr and setfacl).
 if want xattr-256 || want xattr-128; then bash "$(dirname "$0")/mkxattr.sh" "$out"; fi
+# Unreplayed journals: ext3-journal and ext4-journal, copied while mounted
+# read-write, with the kernel's listings after replay and with noload.
+if want ext3-journal || want ext4-journal; then bash "$(dirname "$0")/mkjournal.sh" "$out"; fi
 log "all done in $((SECONDS - start))s"
