@@ -527,3 +527,55 @@ func FuzzJournal(f *testing.F) {
 		ov.ReadAt(p[:3*bs], 10*bs+100)
 	})
 }
+
+// TestJournalExternalAndOrphans checks what replay reports but does not do:
+// an external journal, and orphan inodes left for the kernel to clean up.
+func TestJournalExternalAndOrphans(t *testing.T) {
+	needTools(t, "mke2fs", "debugfs")
+	t.Run("external", func(t *testing.T) {
+		img := mkfs(t, "", "8M", "-t", "ext4")
+		runTool(t, "debugfs", "-w", "-R", "ssv journal_inum 0", img)
+		runTool(t, "debugfs", "-w", "-R", "ssv journal_uuid 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", img)
+		runTool(t, "debugfs", "-w", "-R", "feature needs_recovery", img)
+		fsys := openImage(t, img)
+		w := strings.Join(fsys.Warnings(), "\n")
+		if fsys.Info().Replayed || !strings.Contains(w, "journal not replayed: the journal is on an external device (journal UUID 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") {
+			t.Errorf("replayed %v, warnings %q", fsys.Info().Replayed, w)
+		}
+	})
+	t.Run("orphans", func(t *testing.T) {
+		img := mkfs(t, "", "8M", "-t", "ext4")
+		runTool(t, "debugfs", "-w", "-R", "ssv last_orphan 11", img)
+		runTool(t, "debugfs", "-w", "-R", "feature needs_recovery", img)
+		fsys := openImage(t, img)
+		w := strings.Join(fsys.Warnings(), "\n")
+		if !fsys.Info().Replayed || !strings.Contains(w, "orphan inodes present") {
+			t.Errorf("replayed %v, warnings %q", fsys.Info().Replayed, w)
+		}
+	})
+}
+
+// The fast-commit area is detected, not replayed: a head tag naming the
+// transaction after the last replayed one gives a warning.
+func TestJournalFastCommit(t *testing.T) {
+	const bs = 1024
+	for _, tid := range []uint32{3, 7} {
+		b := newJBuilder(bs, 32, 0, jIncompatRevoke|jIncompatFastCommit)
+		b.blocks = b.blocks[:28] // the log; four fast-commit blocks follow
+		b.tx(1, []twrite{{5, fill(bs, 1)}}, nil, 1, false)
+		b.tx(2, []twrite{{5, fill(bs, 2)}}, nil, 2, false)
+		for i := 0; i < 4; i++ {
+			b.blocks = append(b.blocks, make([]byte, bs))
+		}
+		b.super(1, 1)
+		binary.BigEndian.PutUint32(b.blocks[0][0x54:], 4)
+		fc := b.blocks[29] // the first fast-commit block: the log ends at 28
+		binary.LittleEndian.PutUint16(fc, 9)
+		binary.LittleEndian.PutUint16(fc[2:], 8)
+		binary.LittleEndian.PutUint32(fc[8:], tid)
+		_, sc := b.replay(t, 100)
+		if sc.end != 3 || sc.fcPending != (tid == 3) {
+			t.Errorf("head tid %d: end %d, fast commits pending %v", tid, sc.end, sc.fcPending)
+		}
+	}
+}
