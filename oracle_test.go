@@ -17,6 +17,7 @@ var oracleTools = []string{
 	"bash", "mount", "umount", "mountpoint", "mke2fs", "e2fsck", "debugfs",
 	"sgdisk", "sfdisk", "mkswap", "blkid", "sha256sum", "gzip",
 	"setfattr", "getfattr", "setfacl", // testdata/mkxattr.sh
+	"tune2fs", // testdata/mkfeatures.sh
 }
 
 // TestKernelOracle builds fresh images with testdata/mkfixtures.sh, which

@@ -30,7 +30,7 @@ func TestCasefold(t *testing.T) {
 		{"fold/MIXED.TXT", true},
 		{"fold/ärger-ωmega", true},
 		{"fold/ÄRGER-ΩMEGA", true},
-		{"fold/SUB/lower", true}, // fold is casefold
+		{"fold/SUB/lower", true},  // fold is casefold
 		{"fold/Sub/LOWER", false}, // Sub is not
 		{"fold/readme.", false},
 		{"FOLD/README", false}, // the root is not casefold

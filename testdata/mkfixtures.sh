@@ -633,4 +633,8 @@ if want xattr-256 || want xattr-128; then bash "$(dirname "$0")/mkxattr.sh" "$ou
 # Unreplayed journals: ext3-journal and ext4-journal, copied while mounted
 # read-write, with the kernel's listings after replay and with noload.
 if want ext3-journal || want ext4-journal; then bash "$(dirname "$0")/mkjournal.sh" "$out"; fi
+# One image per on-disk feature (feat-*: inline_data, bigalloc, casefold,
+# 128-byte inodes with uninit_bg, metadata_csum_seed and others, Hurd,
+# 64 KiB blocks); it builds those MKFIXTURES_ONLY names, or all.
+bash "$(dirname "$0")/mkfeatures.sh" "$out"
 log "all done in $((SECONDS - start))s"
