@@ -37,6 +37,7 @@ const (
 	jMinLogBlocks      = 2       // a superblock and at least one log block
 	jDefaultFastCommit = 256     // fast-commit blocks when s_num_fc_blks is 0
 	jMaxBlocks         = 1 << 30 // more than any mke2fs journal (2^30 blocks)
+	jMaxRevokes        = 1 << 22 // revoke records kept; more ends the scan
 )
 
 // jsuper is the decoded journal superblock.
@@ -347,6 +348,10 @@ scan:
 			n := int(be.Uint32(b[12:]))
 			if n > bs-tail {
 				sc.warnf("transaction %d: revoke block with %d bytes of records; scan stopped", seq, n)
+				break scan
+			}
+			if len(sc.revoked)+len(txRevokes)+n/rec > jMaxRevokes {
+				sc.warnf("transaction %d: more than %d revoke records; scan stopped", seq, jMaxRevokes)
 				break scan
 			}
 			for off := 16; off+rec <= n; off += rec {

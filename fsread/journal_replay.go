@@ -124,7 +124,9 @@ func (f *FS) replayJournal() (*overlay, error) {
 	if total < jMinLogBlocks {
 		return nil, fmt.Errorf("journal inode %d: %d bytes is too small", ino, in.size)
 	}
-	total = min(total, jMaxBlocks, f.sb.blocksCount)
+	// The journal's blocks are blocks of the image: a journal longer than
+	// the image is corrupt, and would only make the scan longer.
+	total = min(total, jMaxBlocks, f.sb.blocksCount, uint64(f.size)/f.bs)
 	src := &fsLog{f: f, in: in, total: uint32(total)}
 	jb, err := src.logBlock(0)
 	if err != nil {
