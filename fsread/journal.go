@@ -381,6 +381,9 @@ scan:
 					// the log: the log ends here.
 					break scan
 				}
+				// With async_commit the kernel scans on past a
+				// bad commit block, but replays nothing from that
+				// transaction on either: the result is the same.
 				if needCheck && !bad {
 					sc.warnf("transaction %d: a descriptor or revoke block fails its checksum; the kernel refuses to mount; replaying only the transactions before it", seq)
 				} else {
