@@ -97,9 +97,9 @@ func BenchmarkJournalReplay(b *testing.B) {
 	}
 }
 
-// TestJournalReplaySpeed replays a full 128 MiB journal once and checks
-// the result and that it took under a second.
-func TestJournalReplaySpeed(t *testing.T) {
+// TestJournalReplayLarge replays a full 128 MiB journal once and checks
+// the result; how long it takes is BenchmarkJournalReplay's business.
+func TestJournalReplayLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 1 GiB sparse image")
 	}
@@ -127,7 +127,4 @@ func TestJournalReplaySpeed(t *testing.T) {
 		t.Errorf("replayed block %d starts with %d (%v)", blk, p[0], err)
 	}
 	t.Logf("replayed %d transactions, %d blocks (128 MiB journal) in %v", txs, i.ReplayBlocks, took)
-	if took > time.Second {
-		t.Errorf("replay took %v, more than 1 s", took)
-	}
 }
