@@ -2,11 +2,13 @@ package fsread
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -485,5 +487,48 @@ func TestInline(t *testing.T) {
 	n, err = r.(io.ReaderAt).ReadAt(buf, 90)
 	if n != 10 || err != io.EOF {
 		t.Errorf("ReadAt(30 at 90): %d, %v", n, err)
+	}
+}
+
+// TestLargeDir reads the 3-level htree of testdata/largedir.ext4.gz
+// (large_dir, built by mkfeatures.sh) with Strict, so that every index
+// node's checksum is verified, and compares it with the kernel's summary
+// in largedir.kernel.
+func TestLargeDir(t *testing.T) {
+	b := gunzipSmall(filepath.Join("..", "testdata", "largedir.ext4.gz"), 64<<20)
+	if b == nil {
+		t.Fatal("cannot read testdata/largedir.ext4.gz")
+	}
+	want, err := os.ReadFile(filepath.Join("..", "testdata", "largedir.kernel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openPatched(&patchedImage{img: b}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := inodeOf(t, f, "big")
+	root := physBlock(t, f, "big", 0)
+	if levels := b[root*f.bs+0x1E]; big.flags&flagIndex == 0 || levels != 2 {
+		t.Fatalf("big: index flag %v, %d indirect levels; want a 3-level htree", big.flags&flagIndex != 0, levels)
+	}
+	ents, err := f.ReadDir("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	for _, e := range ents {
+		fmt.Fprintf(h, "%s\n", e.Name())
+	}
+	fi, err := f.Stat("big/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintf("entries %d\nnames-sha256 %x\nnlink %d\n", len(ents), h.Sum(nil), fi.Sys().(*Stat).Nlink)
+	if got != string(want) {
+		t.Errorf("got\n%swant (the kernel's)\n%s", got, want)
+	}
+	if w := f.Warnings(); len(w) != 0 {
+		t.Errorf("warnings %q", w)
 	}
 }

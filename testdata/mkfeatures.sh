@@ -25,8 +25,7 @@
 #                  than a page, so its listing is that of the same tree built
 #                  with 4 KiB blocks (feat-64k-twin, not kept), with
 #                  directory sizes taken from debugfs.
-# Not built: a 3-level htree (large_dir) needs tens of thousands of
-# 255-byte names even with 1 KiB blocks; see TestLargeDir in fsread.
+#   largedir       a 3-level htree (large_dir): see build_largedir
 set -euo pipefail
 
 out=${1:-testdata}
@@ -336,6 +335,49 @@ build_64k() {
 	finish feat-64k "$img"
 }
 
+# largedir: large_dir with a 3-level htree (two levels of index nodes
+# below the root), which with 1 KiB blocks takes some 46,000 entries of
+# 255-byte names: hard links to one file, made by the kernel (mke2fs -d
+# takes many minutes for this). Its full listing would be some 19 MB, so
+# the kernel's view is summarized in largedir.kernel (entry count and the
+# sha256 of the sorted names of /big) and the image is largedir.ext4.gz,
+# which fixturetest does not list.
+build_largedir() {
+	local img=$work/largedir.img n=48000 levels
+	if ! command -v python3 >/dev/null 2>&1; then log "largedir needs python3; skipped"; return; fi
+	rm -rf "$work/largedir.src"; mkdir -p "$work/largedir.src"
+	echo "large_dir" >"$work/largedir.src/README"
+	stamp "$work/largedir.src"
+	mkext "$img" 32M "$work/largedir.src" -t ext4 -b 1024 -N 64 -O large_dir,^has_journal -L feat-largedir \
+		-U 11111111-2222-4333-8444-0000000000f9 -E hash_seed=11111111-2222-4333-8444-0000000000e9
+	mount -o loop "$img" "$mnt"
+	mkdir "$mnt/big"
+	echo "one file, $n names" >"$mnt/big/f"
+	python3 -c 'import os, sys
+os.chdir(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    os.link("f", "%06d" % i + "n" * 249)' "$mnt/big" "$n"
+	find "$mnt" -maxdepth 1 -exec touch -h -d "$T_FILE" {} +
+	touch -h -d "$T_FILE" "$mnt/big/f"
+	umount "$mnt"
+	fake tune2fs -M "" "$img" >/dev/null 2>&1
+	# Packed leaves make a smaller image; the tree stays 3 levels deep.
+	fake e2fsck -fyD "$img" >/dev/null 2>&1 || [ $? -le 1 ]
+	levels=$(fake debugfs -R "htree /big" "$img" 2>/dev/null | sed -n 's/.*Indirect levels: //p' | head -1)
+	if [ "$levels" != 2 ]; then log "largedir: /big has $levels indirect levels, want 2"; exit 1; fi
+	fsck_check "$img"
+	mount -o ro,loop "$img" "$mnt"
+	{
+		echo "entries $(ls -f "$mnt/big" | grep -cvx '\.\|\.\.')"
+		echo "names-sha256 $(ls -f "$mnt/big" | grep -vx '\.\|\.\.' | sort | sha256sum | cut -c1-64)"
+		echo "nlink $(stat -c %h "$mnt/big/f")"
+	} >"$out/largedir.kernel"
+	umount "$mnt"
+	if [ "$nogzip" != 1 ]; then gzip -9n <"$img" >"$out/largedir.ext4.gz"; fi
+	if [ "$keepraw" = 1 ]; then cp --sparse=always "$img" "$out/largedir.ext4"; fi
+	log "largedir done"
+}
+
 start=$SECONDS
 want feat-inline && build_inline
 want feat-bigalloc && build_bigalloc
@@ -344,4 +386,5 @@ want feat-128 && build_128
 want feat-misc && build_misc
 want feat-hurd && build_hurd
 want feat-64k && build_64k
+want largedir && build_largedir
 log "all done in $((SECONDS - start))s"
