@@ -215,6 +215,12 @@ func (s *Shell) runCommand(words []word) {
 		err = ctx.Err() // Ctrl-C: the command stopped early
 	}
 	s.flush()
+	for _, d := range s.disks {
+		d.Self.showWarnings(s)
+		for _, p := range d.Parts {
+			p.showWarnings(s)
+		}
+	}
 	s.mu.Lock()
 	s.cancel = nil
 	s.mu.Unlock()

@@ -49,6 +49,7 @@ type Volume struct {
 	blockSize int
 	fsys      *fsread.FS
 	openErr   error
+	warned    int // warnings of fsys already shown
 }
 
 // isExt reports whether the volume holds a filesystem vmsh can read.
@@ -77,11 +78,23 @@ func (v *Volume) open(s *Shell) (*fsread.FS, error) {
 		v.openErr = fmt.Errorf("%s: %w", v.Name, err)
 		return nil, v.openErr
 	}
-	for _, w := range f.Warnings() {
-		s.Warnf("%s: %s", v.Name, w)
-	}
 	v.fsys = f
+	v.showWarnings(s)
 	return f, nil
+}
+
+// showWarnings prints the warnings of the volume's filesystem not shown
+// yet: those of opening it, and those found while reading, such as
+// checksum mismatches.
+func (v *Volume) showWarnings(s *Shell) {
+	if v == nil || v.fsys == nil {
+		return
+	}
+	w := v.fsys.Warnings()
+	for _, m := range w[min(v.warned, len(w)):] {
+		s.Warnf("%s: %s", v.Name, m)
+	}
+	v.warned = len(w)
 }
 
 // unsupportedError is an error for something vmsh does not read yet.
