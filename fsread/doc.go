@@ -31,12 +31,40 @@
 // journal device, and the orphan inodes the kernel would truncate or
 // delete when mounting.
 //
-// Not supported: inline_data
-// files and directories, encrypted files, compressed files and bigalloc
-// filesystems, which give errors wrapping [errors.ErrUnsupported];
-// case-insensitive lookups in casefold directories (names are matched
-// exactly); checksum verification. A filesystem with
-// incompatible feature bits this package does not know is refused by Open.
+// Features: inline_data (files, symbolic links and directories kept in
+// i_block and the system.data attribute); bigalloc (clusters of blocks;
+// extents still count blocks); casefold directories, looked up
+// case-insensitively with simple Unicode case folding and no
+// normalization (unlike the kernel, a precomposed letter does not match
+// its decomposed form, nor "ß" "ss"); encrypted directories, whose names are listed as unpadded
+// URL-safe base64 of the stored bytes, while the contents of encrypted
+// files and symbolic links give an error wrapping [errors.ErrUnsupported]
+// that names the file; large_dir (3-level htree), meta_bg, huge_file,
+// extra_isize, dir_nlink, sparse_super2, orphan_file, verity (contents
+// read as usual; [Info.Features] says verity), mmp (not checked: the
+// filesystem is only read; a warning says so), filesystems made by the
+// Hurd (no file types in directory entries, no i_file_acl_high).
+// Compressed files are refused with [errors.ErrUnsupported]. A filesystem
+// with incompatible feature bits this package does not know is refused by
+// Open.
+//
+// Checksums: with metadata_csum (seeded by the UUID, or by s_checksum_seed
+// with metadata_csum_seed), the superblock, group descriptors, inodes,
+// extent tree blocks, directory leaf blocks and htree index nodes are
+// verified as they are read; with uninit_bg, the crc16 of the group
+// descriptors. Bitmaps are not read, so not verified. A mismatch is a
+// warning in [FS.Warnings] naming the structure and its block or inode
+// (each once; at most 100 are kept) and the data is still used; with
+// [Options.Strict] it is a [*ChecksumError] wrapping [ErrChecksum].
+//
+// Directory cycles: the FS methods take finite paths, so a directory
+// hard-linked into its own subtree makes no method loop; a path through
+// the cycle names the ancestor again. Code that walks the tree (fs.WalkDir
+// would not stop) must keep the inode numbers ([Stat].Ino) of the
+// directories on its path, as vmsh's ls -R and get do. An extent
+// tree that points back to itself fails the depth check, and a file larger
+// than its block map can address (2^32 blocks with extents) cannot be
+// opened.
 //
 // [FS.Xattrs] reads extended attributes from the inode, from the
 // attribute block and from ea_inodes, as the kernel lists them; POSIX
