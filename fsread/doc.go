@@ -26,10 +26,13 @@
 // every later read, the superblock included; the image is never written,
 // and the overlay holds at most one copy of each replayed block.
 // [FS.Info] says how many transactions and blocks were applied;
-// [Options.NoReplay] shows the on-disk state instead. Not applied, and
-// named in [FS.Warnings]: fast commits (the fast_commit area), an external
-// journal device, and the orphan inodes the kernel would truncate or
-// delete when mounting.
+// [Options.NoReplay] shows the on-disk state instead. A journal on an
+// external journal device (mke2fs -O journal_dev) is replayed from that
+// device when [Options.ExternalJournal] gives it; [ProbeJournalDev]
+// recognises such a device and [Info.JournalUUID] names the one a
+// filesystem needs. Not applied, and named in [FS.Warnings]: fast commits
+// (the fast_commit area), an external journal device not given, and the
+// orphan inodes the kernel would truncate or delete when mounting.
 //
 // Features: inline_data (files, symbolic links and directories kept in
 // i_block and the system.data attribute); bigalloc (clusters of blocks;

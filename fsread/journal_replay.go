@@ -107,28 +107,40 @@ func (f *FS) replayJournal() (*overlay, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ino == 0 {
-		if uuid != [16]byte{} {
-			return nil, fmt.Errorf("the journal is on an external device (journal UUID %s, device %#x)", uuidString(uuid), dev)
+	var (
+		src   logSource
+		total uint64
+		jsb   uint32 // journal block of the journal superblock
+	)
+	switch {
+	case ino == 0 && uuid != [16]byte{} && f.opts.ExternalJournal != nil:
+		d, err := openJournalDev(f.opts.ExternalJournal, f.opts.ExternalJournalSize, uuid, f.bs)
+		if err != nil {
+			return nil, fmt.Errorf("external journal %s: %w", uuidString(uuid), err)
 		}
+		src, total, jsb = d, uint64(d.total), d.super
+	case ino == 0 && uuid != [16]byte{}:
+		return nil, fmt.Errorf("the journal is on an external device (journal UUID %s, device %#x)", uuidString(uuid), dev)
+	case ino == 0:
 		return nil, fmt.Errorf("no journal inode and no external journal")
+	default:
+		in, err := f.inode(uint64(ino))
+		if err != nil {
+			return nil, fmt.Errorf("journal inode %d: %w", ino, err)
+		}
+		if !in.isReg() {
+			return nil, fmt.Errorf("journal inode %d is not a regular file", ino)
+		}
+		total = in.size / f.bs
+		if total < jMinLogBlocks {
+			return nil, fmt.Errorf("journal inode %d: %d bytes is too small", ino, in.size)
+		}
+		// The journal's blocks are blocks of the image: a journal longer
+		// than the image is corrupt, and would only make the scan longer.
+		total = min(total, jMaxBlocks, f.sb.blocksCount, uint64(f.size)/f.bs)
+		src = &fsLog{f: f, in: in, total: uint32(total)}
 	}
-	in, err := f.inode(uint64(ino))
-	if err != nil {
-		return nil, fmt.Errorf("journal inode %d: %w", ino, err)
-	}
-	if !in.isReg() {
-		return nil, fmt.Errorf("journal inode %d is not a regular file", ino)
-	}
-	total := in.size / f.bs
-	if total < jMinLogBlocks {
-		return nil, fmt.Errorf("journal inode %d: %d bytes is too small", ino, in.size)
-	}
-	// The journal's blocks are blocks of the image: a journal longer than
-	// the image is corrupt, and would only make the scan longer.
-	total = min(total, jMaxBlocks, f.sb.blocksCount, uint64(f.size)/f.bs)
-	src := &fsLog{f: f, in: in, total: uint32(total)}
-	jb, err := src.logBlock(0)
+	jb, err := src.logBlock(jsb)
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +361,72 @@ func (l *fsLog) logBlock(idx uint32) ([]byte, error) {
 		}
 		got += k
 	}
+	l.lo, l.n, l.buf = idx, n, buf[:n*bs]
+	return l.buf[:bs:bs], nil
+}
+
+// devLog reads an external journal device. Unlike an internal journal,
+// whose blocks are numbered from the journal superblock, a journal
+// device's log blocks are numbered from the start of the device: the
+// device's own ext4 superblock occupies the block holding byte 1024, the
+// journal superblock is in the block after it, and the log's first block
+// (s_first) and length (s_maxlen) count from block 0.
+type devLog struct {
+	r     io.ReaderAt
+	bs    uint32
+	total uint32 // blocks on the device
+	super uint32 // block of the journal superblock
+	lo, n uint32 // cached blocks [lo, lo+n)
+	buf   []byte
+}
+
+// openJournalDev checks that r, of size bytes, is the journal device
+// named by uuid with blocks of bs bytes.
+func openJournalDev(r io.ReaderAt, size int64, uuid [16]byte, bs uint64) (*devLog, error) {
+	s, err := readSuper(r)
+	if err != nil {
+		return nil, err
+	}
+	if s.incompat&incompatJournalDev == 0 {
+		return nil, fmt.Errorf("the device given is not a journal device (no journal_dev feature)")
+	}
+	if s.uuid != uuid {
+		return nil, fmt.Errorf("the device given is journal %s", uuidString(s.uuid))
+	}
+	if uint64(s.blockSize) != bs {
+		return nil, fmt.Errorf("journal device block size %d differs from the filesystem's %d", s.blockSize, bs)
+	}
+	total := s.blocksCount
+	if size >= 0 {
+		total = min(total, uint64(size)/bs)
+	}
+	total = min(total, jMaxBlocks)
+	super := uint32(superOffset/bs) + 1
+	if total < uint64(super)+jMinLogBlocks {
+		return nil, fmt.Errorf("journal device of %d blocks is too small", total)
+	}
+	return &devLog{r: r, bs: uint32(bs), total: uint32(total), super: super}, nil
+}
+
+func (l *devLog) logBlock(idx uint32) ([]byte, error) {
+	if idx >= l.total {
+		return nil, formatErr(-1, "journal block %d beyond the journal device's %d blocks", idx, l.total)
+	}
+	bs := l.bs
+	if idx >= l.lo && idx < l.lo+l.n {
+		o := (idx - l.lo) * bs
+		return l.buf[o : o+bs : o+bs], nil
+	}
+	n := min(max(logChunkBytes/bs, 1), l.total-idx)
+	buf := make([]byte, n*bs) // fresh: blocks handed out earlier stay valid
+	got, err := l.r.ReadAt(buf, int64(idx)*int64(bs))
+	if got < int(bs) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("ext4: reading journal device block %d: %w", idx, err)
+	}
+	n = uint32(got) / bs
 	l.lo, l.n, l.buf = idx, n, buf[:n*bs]
 	return l.buf[:bs:bs], nil
 }

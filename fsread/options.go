@@ -11,6 +11,13 @@ type Options struct {
 	// Strict turns checksum mismatches, which are otherwise warnings
 	// (see [FS.Warnings]), into errors wrapping [ErrChecksum].
 	Strict bool
+	// ExternalJournal, if not nil, is the external journal device
+	// (mke2fs -O journal_dev) of a filesystem whose journal is not in an
+	// inode; it holds ExternalJournalSize bytes. The journal is replayed
+	// from it when its UUID is the one the filesystem names. Without it
+	// such a journal is not replayed, and a warning names its UUID.
+	ExternalJournal     io.ReaderAt
+	ExternalJournalSize int64
 }
 
 // Open reads the superblock and prepares the filesystem in r, which holds

@@ -175,6 +175,11 @@ type Info struct {
 	Replayed           bool
 	ReplayTransactions int
 	ReplayBlocks       int
+
+	// JournalUUID is the UUID of the external journal device the
+	// filesystem's journal is on, or "" if the journal is internal or
+	// absent.
+	JournalUUID string
 }
 
 // FormatError reports corrupt or impossible on-disk data. Off is the byte
@@ -229,6 +234,8 @@ type superblock struct {
 	minExtraIsize  uint16
 	backupBGs      [2]uint32
 	blockSize      uint32
+	journalUUID    [16]byte // s_journal_uuid
+	journalInum    uint32   // s_journal_inum
 }
 
 func readSuper(r io.ReaderAt) (*superblock, error) {
@@ -266,6 +273,8 @@ func readSuper(r io.ReaderAt) (*superblock, error) {
 	copy(s.uuid[:], b[0x68:0x78])
 	copy(s.volumeName[:], b[0x78:0x88])
 	copy(s.lastMounted[:], b[0x88:0xC8])
+	copy(s.journalUUID[:], b[0xD0:0xE0])
+	s.journalInum = le.Uint32(b[0xE0:])
 	s.descSize = le.Uint16(b[0xFE:])
 	s.firstMetaBG = le.Uint32(b[0x104:])
 	s.minExtraIsize = le.Uint16(b[0x15C:])
@@ -321,7 +330,12 @@ func (s *superblock) info() Info {
 	if s.blocksCount < (1<<63)/uint64(s.blockSize) {
 		size = int64(s.blocksCount) * int64(s.blockSize)
 	}
+	var ju string
+	if s.compat&compatHasJournal != 0 && s.journalInum == 0 && s.journalUUID != [16]byte{} {
+		ju = uuidString(s.journalUUID)
+	}
 	return Info{
+		JournalUUID: ju,
 		Type:        s.fsType(),
 		Label:       cstring(s.volumeName[:]),
 		UUID:        uuidString(s.uuid),
@@ -347,4 +361,19 @@ func Probe(r io.ReaderAt) (Info, error) {
 		return Info{}, unsupported("external journal device, not a filesystem")
 	}
 	return s.info(), nil
+}
+
+// ProbeJournalDev reads the superblock of r and, if r is an external
+// journal device (an ext4 superblock with the journal_dev feature, as
+// mke2fs -O journal_dev makes it), returns its UUID in canonical form: the
+// UUID a filesystem names as its journal's ([Info.JournalUUID]).
+func ProbeJournalDev(r io.ReaderAt) (string, error) {
+	s, err := readSuper(r)
+	if err != nil {
+		return "", err
+	}
+	if s.incompat&incompatJournalDev == 0 {
+		return "", fmt.Errorf("ext4: not an external journal device")
+	}
+	return uuidString(s.uuid), nil
 }

@@ -73,7 +73,18 @@ func (v *Volume) open(s *Shell) (*fsread.FS, error) {
 		}
 		return nil, v.openErr
 	}
-	f, err := fsread.OpenOptions(v.r, v.Size, s.FSOptions)
+	opts := s.FSOptions
+	if info, err := fsread.Probe(v.r); err == nil && info.JournalUUID != "" && opts.ExternalJournal == nil {
+		// The journal is on another volume: replay from it if a disk
+		// holds it.
+		for _, j := range s.volumes() {
+			if j.FSType == "jbd" && j.UUID == info.JournalUUID {
+				opts.ExternalJournal, opts.ExternalJournalSize = j.r, j.Size
+				break
+			}
+		}
+	}
+	f, err := fsread.OpenOptions(v.r, v.Size, opts)
 	if err != nil {
 		v.openErr = fmt.Errorf("%s: %w", v.Name, err)
 		return nil, v.openErr
@@ -175,6 +186,10 @@ func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
 func (s *Shell) probe(v *Volume) {
 	if info, err := fsread.Probe(v.r); err == nil {
 		v.FSType, v.Label, v.UUID, v.blockSize = info.Type, info.Label, info.UUID, info.BlockSize
+		return
+	}
+	if u, err := fsread.ProbeJournalDev(v.r); err == nil {
+		v.FSType, v.UUID = "jbd", u // an ext4 external journal, as blkid names it
 		return
 	}
 	head := make([]byte, 64<<10+128)

@@ -2,7 +2,11 @@ package shell
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -97,4 +101,48 @@ func TestProbeSignatures(t *testing.T) {
 			t.Errorf("findVolume(%q): %v", spec, err)
 		}
 	}
+}
+
+// A filesystem whose journal is on another disk is replayed from it when
+// that disk holds the journal device it names.
+func TestExternalJournalVolume(t *testing.T) {
+	img := gunzipTestdata(t, "extjournal-fs.ext4.gz")
+	jdev := gunzipTestdata(t, "extjournal-dev.jdev.gz")
+	for _, withDev := range []bool{true, false} {
+		ui := &fakeUI{}
+		s := New(ui)
+		s.AddDisk("fs.img", bytes.NewReader(img), int64(len(img)))
+		if withDev {
+			s.AddDisk("journal.img", bytes.NewReader(jdev), int64(len(jdev)))
+		}
+		vs := s.volumes()
+		if withDev && (len(vs) != 2 || vs[1].FSType != "jbd" || vs[1].UUID != "6a6f7572-6e61-4c58-8001-0000000000aa") {
+			t.Fatalf("journal device volume not recognised: %+v", vs)
+		}
+		f, err := vs[0].open(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Info().Replayed != withDev {
+			t.Errorf("journal device given %v: replayed %v, warnings %q", withDev, f.Info().Replayed, f.Warnings())
+		}
+	}
+}
+
+func gunzipTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	fh, err := os.Open(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

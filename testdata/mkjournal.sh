@@ -174,6 +174,62 @@ build() {
 	log "$name done"
 }
 
+# buildext NAME makes an ext4 filesystem whose journal is on a separate
+# journal device (mke2fs -O journal_dev), both through loop devices:
+#
+#   NAME-fs.ext4.gz         the filesystem, copied while it was mounted
+#   NAME-dev.jdev.gz        its journal device, copied at the same moment
+#   NAME.expect             the kernel's listing after it replayed the
+#                           copies (mounted with journal_path= the copy
+#                           of the journal device)
+buildext() {
+	local name=$1
+	local src=$work/$name.src img=$work/$name.img jimg=$work/$name.jdev
+	rm -rf "$src"; mkdir -p "$src/keep"
+	echo "from mke2fs" >"$src/hello.txt"
+	echo "doomed" >"$src/doomed.txt"
+	gen 3000 old >"$src/keep/overwrite.txt"
+	echo "renamed" >"$src/keep/old-name.txt"
+	echo "secret" >"$src/keep/secret.txt"
+	gen 20000 grow >"$src/keep/grow.bin"
+	find "$src" -depth -exec touch -h -d "$T_FILE" {} +
+	rm -f "$img" "$jimg"
+	truncate -s 8M "$jimg"
+	mke2fs -q -F -O journal_dev -b 4096 -U 6a6f7572-6e61-4c58-8001-0000000000aa "$jimg" >"$work/mke2fs.log" 2>&1 || { cat "$work/mke2fs.log" >&2; exit 1; }
+	local jdev fdev
+	jdev=$(losetup -f --show "$jimg")
+	truncate -s 16M "$img"
+	mke2fs -q -F -t ext4 -b 4096 -J device="$jdev" -d "$src" \
+		-U 6a6f7572-6e61-4c58-8001-000000000004 -E hash_seed=6a6f7572-6e61-4c58-8001-0000000000a4 \
+		"$img" >"$work/mke2fs.log" 2>&1 || { cat "$work/mke2fs.log" >&2; losetup -d "$jdev"; exit 1; }
+	fdev=$(losetup -f --show "$img")
+	mount -o commit=600,data=ordered,journal_path="$jdev" "$fdev" "$mnt"
+	changes "$mnt" 20
+	cp --sparse=always "$img" "$work/fs.copy"
+	cp --sparse=always "$jimg" "$work/jdev.copy"
+	umount "$mnt"
+	losetup -d "$fdev" "$jdev"
+
+	if ! dumpe2fs -h "$work/fs.copy" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+		log "$name: the copy does not need recovery"; exit 1
+	fi
+	if [ "$nogzip" != 1 ]; then
+		gzip -9n <"$work/fs.copy" >"$out/$name-fs.ext4.gz"
+		gzip -9n <"$work/jdev.copy" >"$out/$name-dev.jdev.gz"
+	fi
+	if [ "$keepraw" = 1 ]; then
+		cp --sparse=always "$work/fs.copy" "$out/$name-fs.ext4"
+		cp --sparse=always "$work/jdev.copy" "$out/$name-dev.jdev"
+	fi
+	jdev=$(losetup -f --show "$work/jdev.copy")
+	fdev=$(losetup -f --show "$work/fs.copy")
+	mount -o journal_path="$jdev" "$fdev" "$mnt"
+	list "$out/$name.expect"
+	umount "$mnt"
+	losetup -d "$fdev" "$jdev"
+	log "$name done"
+}
+
 # ext3-journal: ext3, 1 KiB blocks, block-mapped files and journal (1 MiB,
 # so the small files wrap the log around).
 want ext3-journal && build ext3-journal 4M 150 -t ext3 -b 1024 -J size=1 \
@@ -182,4 +238,6 @@ want ext3-journal && build ext3-journal 4M 150 -t ext3 -b 1024 -J size=1 \
 # has 64-bit block numbers and v3 checksums.
 want ext4-journal && build ext4-journal 24M 150 -t ext4 -b 4096 -O 64bit,metadata_csum -J size=4 \
 	-U 6a6f7572-6e61-4c34-8001-000000000004 -E hash_seed=6a6f7572-6e61-4c34-8001-0000000000a4
+# extjournal: ext4 with its journal on an external journal device.
+want extjournal && buildext extjournal
 exit 0
