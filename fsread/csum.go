@@ -13,7 +13,7 @@ var ErrChecksum = errors.New("ext4: checksum mismatch")
 // ChecksumError reports metadata whose stored checksum does not match its
 // contents. Without [Options.Strict] the same mismatch is a warning.
 type ChecksumError struct {
-	Structure string // "superblock", "group descriptor", "inode", "extent block", "directory block", "htree node"
+	Structure string // "superblock", "group descriptor", "inode", "extent block", "directory block", "htree node", "xattr block"
 	Block     uint64 // block number of the structure (for an inode, of its inode table block)
 	Ino       uint64 // inode concerned, 0 if none
 	Group     uint64 // block group, for a group descriptor
