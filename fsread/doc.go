@@ -53,8 +53,8 @@
 //
 // Checksums: with metadata_csum (seeded by the UUID, or by s_checksum_seed
 // with metadata_csum_seed), the superblock, group descriptors, inodes,
-// extent tree blocks, directory leaf blocks and htree index nodes are
-// verified as they are read; with uninit_bg, the crc16 of the group
+// extent tree blocks, directory leaf blocks, htree index nodes and
+// extended attribute blocks are verified as they are read; with uninit_bg, the crc16 of the group
 // descriptors. Bitmaps are not read, so not verified. A mismatch is a
 // warning in [FS.Warnings] naming the structure and its block or inode
 // (each once; at most 100 are kept) and the data is still used; with
