@@ -31,7 +31,9 @@
 // device when [Options.ExternalJournal] gives it; [ProbeJournalDev]
 // recognises such a device and [Info.JournalUUID] names the one a
 // filesystem needs. Not applied, and named in [FS.Warnings]: fast commits
-// (the fast_commit area), an external journal device not given, and the
+// (the fast_commit area: it is scanned as the kernel scans it, tags and
+// checksums checked, and the valid fast commits and their tags are
+// counted in the warning), an external journal device not given, and the
 // orphan inodes the kernel would truncate or delete when mounting.
 //
 // Features: inline_data (files, symbolic links and directories kept in

@@ -197,7 +197,7 @@ type jscan struct {
 	writes     []jwrite
 	revoked    map[uint64]uint32 // block -> latest transaction revoking it
 	warnings   []string
-	fcPending  bool // the fast-commit area holds commits for transaction end
+	fc         *fcScan // the fast commits for transaction end, if any
 }
 
 func (sc *jscan) warnf(format string, args ...any) {
@@ -405,22 +405,12 @@ scan:
 			break scan
 		}
 	}
-	if s.fcFirst != 0 {
-		for _, blk := range []uint32{s.fcFirst - 1, s.fcFirst} {
-			if blk >= s.maxlen {
-				continue
-			}
-			b, err := src.logBlock(blk)
-			if err != nil {
-				return nil, err
-			}
-			le := binary.LittleEndian
-			// ext4's fast-commit area starts with a head tag
-			// (tag 9, length 8: features, transaction).
-			if le.Uint16(b) == 9 && le.Uint16(b[2:]) == 8 && le.Uint32(b[8:]) == sc.end {
-				sc.fcPending = true
-			}
+	if s.fcFirst != 0 && s.fcFirst < s.maxlen {
+		fc, err := scanFastCommit(src, s.fcFirst, s.maxlen, sc.end)
+		if err != nil {
+			return nil, err
 		}
+		sc.fc = fc
 	}
 	return sc, nil
 }

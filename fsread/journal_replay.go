@@ -161,8 +161,11 @@ func (f *FS) replayJournal() (*overlay, error) {
 	}
 	ov.transactions = int(sc.end - sc.start)
 	ov.warnings = append(sc.warnings, ov.warnings...)
-	if sc.fcPending {
-		ov.warnings = append(ov.warnings, "ext4: fast-commit area not replayed")
+	if sc.fc != nil {
+		ov.warnings = append(ov.warnings, sc.fc.warnings...)
+		if sc.fc.commits > 0 {
+			ov.warnings = append(ov.warnings, fmt.Sprintf("ext4: fast-commit area not replayed: %d fast commits after transaction %d (%s) are not applied", sc.fc.commits, sc.end-1, sc.fc.summary()))
+		}
 	}
 	return ov, nil
 }

@@ -556,11 +556,49 @@ func TestJournalExternalAndOrphans(t *testing.T) {
 	})
 }
 
-// The fast-commit area is detected, not replayed: a head tag naming the
-// transaction after the last replayed one gives a warning.
+// fcBlock writes fast-commit tags into b, ending with a TAIL for tid that
+// pads the block; the TAIL's checksum is computed from crc, or corrupted
+// if bad is set.
+func fcBlock(b []byte, head bool, tid uint32, bad bool, tags ...fcTag) {
+	le := binary.LittleEndian
+	off := 0
+	put := func(tag uint16, val []byte) {
+		le.PutUint16(b[off:], tag)
+		le.PutUint16(b[off+2:], uint16(len(val)))
+		copy(b[off+4:], val)
+		off += 4 + len(val)
+	}
+	if head {
+		v := make([]byte, 8)
+		le.PutUint32(v[4:], tid)
+		put(fcHead, v)
+	}
+	for _, t := range tags {
+		put(t.tag, t.val)
+	}
+	crc := crc32c(0, b[:off])
+	le.PutUint16(b[off:], fcTail)
+	le.PutUint16(b[off+2:], uint16(len(b)-off-4))
+	le.PutUint32(b[off+4:], tid)
+	crc = crc32c(crc, b[off:off+8])
+	if bad {
+		crc++
+	}
+	le.PutUint32(b[off+8:], crc)
+}
+
+// The fast-commit area is scanned as the kernel does: the commits for the
+// transaction after the last replayed one, up to the last whose TAIL
+// checksum matches, are counted and named in a warning (not applied).
 func TestJournalFastCommit(t *testing.T) {
 	const bs = 1024
-	for _, tid := range []uint32{3, 7} {
+	inode := fcTag{fcInode, []byte{12, 0, 0, 0, 0xA4, 0x81, 0, 0}}
+	unlink := fcTag{fcUnlink, []byte{2, 0, 0, 0, 12, 0, 0, 0, 'x'}}
+	for _, c := range []struct {
+		tid     uint32
+		bad2    bool
+		commits int
+	}{{3, false, 2}, {3, true, 1}, {7, false, 0}} {
 		b := newJBuilder(bs, 32, 0, jIncompatRevoke|jIncompatFastCommit)
 		b.blocks = b.blocks[:28] // the log; four fast-commit blocks follow
 		b.tx(1, []twrite{{5, fill(bs, 1)}}, nil, 1, false)
@@ -570,15 +608,48 @@ func TestJournalFastCommit(t *testing.T) {
 		}
 		b.super(1, 1)
 		binary.BigEndian.PutUint32(b.blocks[0][0x54:], 4)
-		fc := b.blocks[29] // the first fast-commit block: the log ends at 28
-		binary.LittleEndian.PutUint16(fc, 9)
-		binary.LittleEndian.PutUint16(fc[2:], 8)
-		binary.LittleEndian.PutUint32(fc[8:], tid)
+		// The first fast-commit block: the log ends at 28.
+		fcBlock(b.blocks[29], true, c.tid, false, inode)
+		fcBlock(b.blocks[30], false, c.tid, c.bad2, inode, unlink)
 		_, sc := b.replay(t, 100)
-		if sc.end != 3 || sc.fcPending != (tid == 3) {
-			t.Errorf("head tid %d: end %d, fast commits pending %v", tid, sc.end, sc.fcPending)
+		got := 0
+		if sc.fc != nil {
+			got = sc.fc.commits
+		}
+		if sc.end != 3 || got != c.commits {
+			t.Errorf("tid %d, second bad %v: end %d, %d fast commits; want %d", c.tid, c.bad2, sc.end, got, c.commits)
+		}
+		if c.commits == 2 && (len(sc.fc.tags) != 3 || sc.fc.summary() != "UNLINK ×1, INODE ×2") {
+			t.Errorf("tags %v, summary %q", sc.fc.tags, sc.fc.summary())
 		}
 	}
+}
+
+// FuzzFastCommit feeds the fast-commit scan arbitrary areas: it must not
+// panic, and keeps no more tags than the area could hold.
+func FuzzFastCommit(f *testing.F) {
+	const bs = 1024
+	a := make([]byte, 3*bs)
+	fcBlock(a[:bs], true, 5, false, fcTag{fcInode, []byte{12, 0, 0, 0, 1, 2, 3, 4}})
+	fcBlock(a[bs:2*bs], false, 5, false, fcTag{fcAddRange, make([]byte, 16)}, fcTag{fcCreat, []byte{2, 0, 0, 0, 12, 0, 0, 0, 'a', 'b'}})
+	f.Add(a)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < bs || len(data) > 64*bs {
+			return
+		}
+		var log memLog
+		for i := 0; i+bs <= len(data); i += bs {
+			log = append(log, data[i:i+bs])
+		}
+		fc, err := scanFastCommit(log, 0, uint32(len(log)), 5)
+		if err != nil {
+			return
+		}
+		if len(fc.tags) > len(log)*bs/fcTagHeader {
+			t.Fatalf("%d tags from %d blocks", len(fc.tags), len(log))
+		}
+		_ = fc.summary()
+	})
 }
 
 // TestJournalCorrupt damages the journal of the ext3-journal fixture at

@@ -230,6 +230,45 @@ buildext() {
 	log "$name done"
 }
 
+# buildfc NAME makes an ext4 filesystem with fast_commit whose fast-commit
+# area holds fast commits not yet replayed (small files created and
+# appended to, each fsynced):
+#
+#   NAME.ext4.gz            the filesystem, copied while it was mounted
+#   NAME.logdump            the fast-commit area as debugfs's logdump
+#                           decodes it
+#   NAME.expect             the kernel's listing after it replayed a copy
+buildfc() {
+	local name=$1
+	local src=$work/$name.src img=$work/$name.img copy=$work/$name.copy i
+	rm -rf "$src"; mkdir -p "$src/dir"
+	echo "from mke2fs" >"$src/hello.txt"
+	echo "grows" >"$src/grow.txt"
+	find "$src" -depth -exec touch -h -d "$T_FILE" {} +
+	rm -f "$img"
+	mke2fs -q -F -t ext4 -b 4096 -O fast_commit -J size=4 -d "$src" \
+		-U 6a6f7572-6e61-4c46-8001-000000000004 -E hash_seed=6a6f7572-6e61-4c46-8001-0000000000a4 \
+		"$img" 16M >"$work/mke2fs.log" 2>&1 || { cat "$work/mke2fs.log" >&2; exit 1; }
+	mount -o loop,commit=600 "$img" "$mnt"
+	gen 3000 more >>"$mnt/grow.txt"; sync "$mnt/grow.txt"
+	for ((i = 0; i < 4; i++)); do
+		echo "fast $i" >"$mnt/dir/f$i"; sync "$mnt/dir/f$i"
+	done
+	gen 10000 big >"$mnt/big.txt"; sync "$mnt/big.txt"
+	cp --sparse=always "$img" "$copy"
+	umount "$mnt"
+	debugfs -R "logdump" "$copy" 2>/dev/null | sed -n '/Fast Commit Area/,$p' >"$out/$name.logdump"
+	grep -q 'tag TAIL' "$out/$name.logdump" || { log "$name: no fast commits"; exit 1; }
+	cp --sparse=always "$copy" "$work/replayed.img"
+	mount -o loop "$work/replayed.img" "$mnt"
+	list "$out/$name.expect"
+	umount "$mnt"
+	rm -f "$work/replayed.img"
+	if [ "$nogzip" != 1 ]; then gzip -9n <"$copy" >"$out/$name.ext4.gz"; fi
+	if [ "$keepraw" = 1 ]; then cp --sparse=always "$copy" "$out/$name.ext4"; fi
+	log "$name done"
+}
+
 # ext3-journal: ext3, 1 KiB blocks, block-mapped files and journal (1 MiB,
 # so the small files wrap the log around).
 want ext3-journal && build ext3-journal 4M 150 -t ext3 -b 1024 -J size=1 \
@@ -240,4 +279,6 @@ want ext4-journal && build ext4-journal 24M 150 -t ext4 -b 4096 -O 64bit,metadat
 	-U 6a6f7572-6e61-4c34-8001-000000000004 -E hash_seed=6a6f7572-6e61-4c34-8001-0000000000a4
 # extjournal: ext4 with its journal on an external journal device.
 want extjournal && buildext extjournal
+# fastcommit: ext4 with fast commits pending in the fast-commit area.
+want fastcommit && buildfc fastcommit
 exit 0
