@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 )
 
 // argKind says what a command's operands are, for completion.
@@ -176,12 +175,17 @@ func runHelp(x *Call) error {
 		}
 		return nil
 	}
+	// A usage longer than the column goes on a line of its own, so one
+	// long command line does not push every description off the screen.
+	const col = 28
 	fmt.Fprintln(x.Out, "Commands:")
-	tw := tabwriter.NewWriter(x.Out, 0, 8, 2, ' ', 0)
 	for _, c := range commands {
-		fmt.Fprintf(tw, "  %s\t%s\n", c.Usage, c.Short)
+		if len(c.Usage) > col-2 {
+			fmt.Fprintf(x.Out, "  %s\n  %-*s%s\n", c.Usage, col, "", c.Short)
+			continue
+		}
+		fmt.Fprintf(x.Out, "  %-*s%s\n", col, c.Usage, c.Short)
 	}
-	tw.Flush()
 	fmt.Fprintln(x.Out, "Paths may use * ? [...] patterns; separate commands with ';'. help COMMAND says more.")
 	return nil
 }
