@@ -44,6 +44,7 @@ func (f *FS) recoverJournal(opts Options) (*FS, error) {
 		f.info.Replayed = true
 		f.info.ReplayTransactions = ov.transactions
 		f.info.ReplayBlocks = ov.writes
+		f.info.ReplayFastCommits = ov.fastCommits
 		if sb, err := f.rawSuper(); err == nil {
 			f.replayWarnings(sb)
 		}
@@ -65,6 +66,20 @@ func (f *FS) recoverJournal(opts Options) (*FS, error) {
 	g, err := OpenOptions(ov, f.size, opts)
 	if err != nil {
 		return nil, fmt.Errorf("ext4: after journal replay: %w", err)
+	}
+	if fc := ov.fc; fc != nil {
+		// The fast commits are applied over the replayed blocks, and the
+		// filesystem is opened again so that nothing read before they
+		// were applied stays cached.
+		ov.fc = nil
+		if why := g.applyFastCommit(ov, fc); why != "" {
+			ov.warnings = append(ov.warnings, fmt.Sprintf("ext4: fast-commit area not replayed: %d fast commits after transaction %d (%s) are not applied: %s", fc.commits, ov.fcAfter, fc.summary(), why))
+		} else {
+			ov.fastCommits = fc.commits
+		}
+		if g, err = OpenOptions(ov, f.size, opts); err != nil {
+			return nil, fmt.Errorf("ext4: after fast-commit replay: %w", err)
+		}
 	}
 	return g, nil
 }
@@ -164,7 +179,7 @@ func (f *FS) replayJournal() (*overlay, error) {
 	if sc.fc != nil {
 		ov.warnings = append(ov.warnings, sc.fc.warnings...)
 		if sc.fc.commits > 0 {
-			ov.warnings = append(ov.warnings, fmt.Sprintf("ext4: fast-commit area not replayed: %d fast commits after transaction %d (%s) are not applied", sc.fc.commits, sc.end-1, sc.fc.summary()))
+			ov.fc, ov.fcAfter = sc.fc, sc.end-1
 		}
 	}
 	return ov, nil
@@ -263,6 +278,9 @@ type overlay struct {
 	vals         [][]byte // their contents
 	writes       int      // block writes replayed
 	transactions int      // transactions replayed
+	fc           *fcScan  // fast commits not yet applied
+	fcAfter      uint32   // the transaction they follow
+	fastCommits  int      // fast commits applied
 	warnings     []string
 }
 

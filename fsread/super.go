@@ -171,10 +171,12 @@ type Info struct {
 
 	// Replayed is set when the journal needed recovery and was replayed
 	// in memory; ReplayTransactions and ReplayBlocks count the
-	// transactions and the block writes (revoked ones left out) applied.
+	// transactions and the block writes (revoked ones left out) applied,
+	// ReplayFastCommits the fast commits applied after them.
 	Replayed           bool
 	ReplayTransactions int
 	ReplayBlocks       int
+	ReplayFastCommits  int
 
 	// JournalUUID is the UUID of the external journal device the
 	// filesystem's journal is on, or "" if the journal is internal or
