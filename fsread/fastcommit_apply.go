@@ -80,6 +80,11 @@ func (a *fcApplier) rawInode(ino uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.sb.roCompat&(roCompatGdtCsum|roCompatMetadataCsum) != 0 && gd.flags&bgInodeUninit != 0 {
+		// The kernel would initialize the group's inode bitmap and
+		// descriptor, which are not replayed here.
+		return nil, a.refuse("inode %d lies in a block group whose inode table is uninitialized", ino)
+	}
 	off := gd.inodeTable*f.bs + (ino-1)%ipg*f.inodeSize
 	b, err := a.block(off / f.bs)
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -626,13 +628,28 @@ func TestJournalFastCommit(t *testing.T) {
 }
 
 // FuzzFastCommit feeds the fast-commit scan arbitrary areas: it must not
-// panic, and keeps no more tags than the area could hold.
+// panic, and keeps no more tags than the area could hold. When mke2fs is
+// at hand, the tags found are then applied to a small filesystem, which
+// must not panic either, and is read again.
 func FuzzFastCommit(f *testing.F) {
 	const bs = 1024
 	a := make([]byte, 3*bs)
 	fcBlock(a[:bs], true, 5, false, fcTag{fcInode, []byte{12, 0, 0, 0, 1, 2, 3, 4}})
 	fcBlock(a[bs:2*bs], false, 5, false, fcTag{fcAddRange, make([]byte, 16)}, fcTag{fcCreat, []byte{2, 0, 0, 0, 12, 0, 0, 0, 'a', 'b'}})
 	f.Add(a)
+	var img []byte
+	if _, err := exec.LookPath("mke2fs"); err == nil {
+		img = fcImage(f)
+		g, _ := fcOpen(f, img)
+		victim, data := fcIno(f, g, "victim"), fcIno(f, g, "data.bin")
+		raw := fcRaw(f, g, victim)
+		b := make([]byte, 3*bs)
+		fcBlock(b[:bs], true, 5, false, fcInodeTag(30, raw, 5), fcAddRangeTag(30, 0, firstBlock(f, g, "data.bin"), 1),
+			fcDentryTag(fcCreat, rootIno, 30, "new"), fcInodeTag(30, raw, 5))
+		fcBlock(b[bs:2*bs], false, 5, false, fcTag{fcDelRange, fcU32s(data, 1, 2)},
+			fcDentryTag(fcLink, rootIno, victim, "hard"), fcDentryTag(fcUnlink, rootIno, victim, "victim"))
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < bs || len(data) > 64*bs {
 			return
@@ -649,6 +666,24 @@ func FuzzFastCommit(f *testing.F) {
 			t.Fatalf("%d tags from %d blocks", len(fc.tags), len(log))
 		}
 		_ = fc.summary()
+		if img == nil || len(fc.tags) == 0 {
+			return
+		}
+		g, ov := fcOpen(t, img)
+		if g.applyFastCommit(ov, fc) != "" {
+			return
+		}
+		if h, err := OpenOptions(ov, int64(len(img)), Options{}); err == nil {
+			fs.WalkDir(h, ".", func(p string, d fs.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return nil
+				}
+				if fi, err := d.Info(); err == nil && fi.Size() <= 1<<20 {
+					fs.ReadFile(h, p) // logged sizes are bounded only by the fuzzer
+				}
+				return nil
+			})
+		}
 	})
 }
 
