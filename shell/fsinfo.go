@@ -72,6 +72,8 @@ func runFsinfo(x *Call) error {
 // journalState says in a few words what vmsh did with the journal.
 func journalState(info fsread.Info, noReplay bool) string {
 	switch {
+	case info.Replayed && info.ReplayFastCommits > 0:
+		return fmt.Sprintf("replayed %d transactions, %d blocks, %d fast commits", info.ReplayTransactions, info.ReplayBlocks, info.ReplayFastCommits)
 	case info.Replayed:
 		return fmt.Sprintf("replayed %d transactions, %d blocks", info.ReplayTransactions, info.ReplayBlocks)
 	case slices.Contains(info.Features, "needs_recovery") && noReplay:
