@@ -34,28 +34,28 @@
 //
 // Fast commits (the fast_commit area after the log) are scanned as the
 // kernel scans them, tags and checksums checked, and the valid ones are
-// applied over the replayed blocks as the kernel's fast-commit replay
-// does: INODE (the logged inode over the on-disk one, keeping the on-disk
-// i_block of an extent-mapped inode and taking a logged inline one;
-// i_blocks recomputed from the extents; checksum recomputed), ADD_RANGE
-// and DEL_RANGE (in an extent tree held in the inode: the mapping is the
-// kernel's, new extents joining contiguous neighbours), CREAT_DENTRY and
-// LINK (the name added in the first block of a linear directory with
+// applied over the replayed blocks as the kernel's fast-commit replay does:
+// INODE (the logged inode over the on-disk one, keeping the on-disk i_block
+// of an extent-mapped inode and taking a logged inline one; i_blocks
+// recomputed from the extent tree, of any depth; checksum recomputed),
+// ADD_RANGE and DEL_RANGE (in an extent tree held in the inode: the mapping
+// is the kernel's, new extents joining contiguous neighbours), CREAT_DENTRY
+// and LINK (the name added in the first block of a linear directory with
 // room, splitting an entry's slack; link counts set as the kernel sets
 // them) and UNLINK (the entry's record joined to the previous one),
-// directory block checksums included. [Info.ReplayFastCommits] counts
-// them. They are applied all or none: when a tag needs what is not done
-// here exactly (a deeper extent tree, a new tree or directory block, an
-// htree, inline, encrypted or casefolded directory, a directory created,
-// an inode in an uninitialized group), none is, and a warning names the
-// tag and the reason. Unlike the kernel, which sets the times of a
-// directory linked into or unlinked from, and the change time of an
-// inode linked or unlinked, to the time of its replay (unless a later
+// directory block checksums included. [Info.ReplayFastCommits] counts them.
+// They are applied all or none: when a tag needs what is not done here
+// exactly (a range in an extent tree deeper than the inode, a new tree or
+// directory block, an htree, inline, encrypted or casefolded directory, a
+// directory created, an inode in an uninitialized group), none is, and a
+// warning names the tag and the reason. Unlike the kernel, which sets the
+// times of a directory linked into or unlinked from, and the change time of
+// an inode linked or unlinked, to the time of its replay (unless a later
 // INODE tag logs them), vmsh, which cannot know that time, keeps them as
 // they were; block and inode bitmaps and free counts, which vmsh does not
 // read, are not updated. Not applied, and named in [FS.Warnings]: an
-// external journal device not given, and the orphan inodes the kernel
-// would truncate or delete when mounting.
+// external journal device not given, and the orphan inodes the kernel would
+// truncate or delete when mounting.
 //
 // Features: inline_data (files, symbolic links and directories kept in
 // i_block and the system.data attribute); bigalloc (clusters of blocks;

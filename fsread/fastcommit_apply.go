@@ -321,13 +321,14 @@ func (a *fcApplier) applyInode(val []byte) error {
 			le.PutUint16(root, extentMagic)
 			le.PutUint16(root[4:], rootExtents)
 		}
-		exts, err := a.rootExtentsOf(ino, b)
+		visits := 0
+		data, tree, any, err := a.treeBlocks(ino, b, b[iBlock:iGeneration], -1, &visits)
 		if err != nil {
 			return err
 		}
-		var blocks uint64
-		for _, e := range exts {
-			blocks += uint64(e.n)
+		blocks := data + tree
+		if !any {
+			blocks = 0
 		}
 		if a.f.sb.roCompat&roCompatBigalloc != 0 {
 			return a.refuse("inode %d: i_blocks of a bigalloc filesystem", ino)
@@ -342,6 +343,54 @@ func (a *fcApplier) applyInode(val []byte) error {
 	}
 	a.setInodeCsum(ino, b)
 	return nil
+}
+
+// maxTreeVisits bounds the extent tree blocks read to recompute one
+// inode's i_blocks.
+const maxTreeVisits = 1 << 16
+
+// treeBlocks counts what ext4_ext_replay_set_iblocks counts in the
+// extent tree node of inode ino (raw inode b) at the given depth (-1: the
+// root's own): the blocks its extents map, and the tree blocks below it
+// on the paths to extents; any reports whether it holds an extent.
+func (a *fcApplier) treeBlocks(ino uint64, b, node []byte, depth int, visits *int) (data, tree uint64, any bool, err error) {
+	le := binary.LittleEndian
+	h, ok := parseExtHeader(node)
+	if !ok || depth >= 0 && int(h.depth) != depth || h.depth > maxExtentDepth {
+		return 0, 0, false, a.refuse("inode %d: bad extent tree node", ino)
+	}
+	if h.depth == 0 {
+		for i := 0; i < int(h.entries); i++ {
+			data += uint64(decodeExtent(node[12+12*i:]).n)
+		}
+		return data, 0, h.entries > 0, nil
+	}
+	for i := 0; i < int(h.entries); i++ {
+		x := node[12+12*i:]
+		child := uint64(le.Uint16(x[8:]))<<32 | uint64(le.Uint32(x[4:]))
+		if *visits++; *visits > maxTreeVisits {
+			return 0, 0, false, a.refuse("inode %d: extent tree of more than %d blocks", ino, maxTreeVisits)
+		}
+		cb, err := a.block(child)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if a.f.hasMetadataCsum() {
+			ch, ok := parseExtHeader(cb)
+			end := 12 + 12*int(ch.max)
+			if !ok || end+4 > len(cb) || crc32c(a.f.inodeSeed(ino, le.Uint32(b[iGeneration:])), cb[:end]) != le.Uint32(cb[end:]) {
+				return 0, 0, false, a.refuse("inode %d: extent tree block %d fails its checksum", ino, child)
+			}
+		}
+		d, t, got, err := a.treeBlocks(ino, b, cb, int(h.depth)-1, visits)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if got {
+			data, tree, any = data+d, tree+t+1, true
+		}
+	}
+	return data, tree, any, nil
 }
 
 // dirBlocks calls fn with each block of the linear directory dino, in

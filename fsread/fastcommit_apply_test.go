@@ -21,6 +21,11 @@ func fcImage(t testing.TB) []byte {
 	writeFile(t, filepath.Join(src, "empty"), nil, 0o644)
 	writeFile(t, filepath.Join(src, "data.bin"), pattern(1, 4096), 0o644)
 	writeFile(t, filepath.Join(src, "victim"), []byte("doomed\n"), 0o644)
+	chunks := map[int64][]byte{}
+	for i := int64(0); i < 6; i++ {
+		chunks[i*8192] = pattern(int(i), 1024) // six extents: a tree of depth 1
+	}
+	writeSparse(t, filepath.Join(src, "sparse"), 6*8192, chunks)
 	if err := os.Mkdir(filepath.Join(src, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +135,20 @@ func TestFastCommitApply(t *testing.T) {
 			}
 			if fi, _ := fs.Stat(f, "empty"); fi.Sys().(*Stat).Blocks != 2 {
 				t.Errorf("empty: %d sectors, want 2", fi.Sys().(*Stat).Blocks)
+			}
+		}},
+		{"inode-deep-tree", func(f *FS) []fcTag {
+			ino := fcIno(t, f, "sparse")
+			raw := fcRaw(t, f, ino)
+			if h, _ := parseExtHeader(raw[iBlock:]); h.depth != 1 {
+				t.Fatalf("sparse: extent tree of depth %d, want 1", h.depth)
+			}
+			binary.LittleEndian.PutUint32(raw[iBlocksLo:], 0)
+			return []fcTag{fcInodeTag(ino, raw, 6*8192)}
+		}, func(t *testing.T, f *FS) {
+			fi, err := fs.Stat(f, "sparse")
+			if err != nil || fi.Sys().(*Stat).Blocks != 2*(6+1) {
+				t.Errorf("sparse: %v, %v; want 14 sectors (six blocks and a leaf)", fi, err)
 			}
 		}},
 		{"del-range", func(f *FS) []fcTag {

@@ -591,7 +591,7 @@ func fcBlock(b []byte, head bool, tid uint32, bad bool, tags ...fcTag) {
 
 // The fast-commit area is scanned as the kernel does: the commits for the
 // transaction after the last replayed one, up to the last whose TAIL
-// checksum matches, are counted and named in a warning (not applied).
+// checksum matches, are kept for the apply phase (fastcommit_apply.go).
 func TestJournalFastCommit(t *testing.T) {
 	const bs = 1024
 	inode := fcTag{fcInode, []byte{12, 0, 0, 0, 0xA4, 0x81, 0, 0}}
