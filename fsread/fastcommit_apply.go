@@ -25,6 +25,8 @@ const (
 	dirTailSize  = 12      // checksum tail of a directory leaf block
 	dirTailType  = 0xDE    // its file type byte
 	fcMaxDirBlks = 1 << 16 // directory blocks searched for one dentry tag
+	fcMaxBlocks  = 1 << 14 // distinct blocks read by the whole apply phase
+	fcMaxVisits  = 1 << 18 // directory blocks searched by all tags together
 )
 
 // fcRefused is why the fast commits cannot be applied exactly.
@@ -40,6 +42,7 @@ type fcApplier struct {
 	f     *FS // the filesystem after jbd2 replay
 	dirty map[uint64][]byte
 	cur   int // index of the tag being applied
+	work  int // directory blocks searched so far
 }
 
 func (a *fcApplier) refuse(format string, args ...any) error {
@@ -56,6 +59,9 @@ func (a *fcApplier) block(blk uint64) ([]byte, error) {
 	}
 	if blk >= a.f.sb.blocksCount {
 		return nil, a.refuse("block %d lies beyond the filesystem", blk)
+	}
+	if len(a.dirty) >= fcMaxBlocks {
+		return nil, a.refuse("more than %d blocks read", fcMaxBlocks)
 	}
 	b := make([]byte, a.f.bs)
 	if err := a.f.readFull(b, int64(blk*a.f.bs), "block %d", blk); err != nil {
@@ -420,6 +426,9 @@ func (a *fcApplier) dirBlocks(dino uint64, db []byte, fn func(blk []byte, lblk u
 		return false, a.refuse("directory %d of %d blocks", dino, n)
 	}
 	for lb := uint64(0); lb < n; lb++ {
+		if a.work++; a.work > fcMaxVisits {
+			return false, a.refuse("more than %d directory blocks searched", fcMaxVisits)
+		}
 		w, err := f.mapWindow(in, lb)
 		if err != nil {
 			return false, err
