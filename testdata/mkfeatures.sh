@@ -28,70 +28,7 @@
 #   largedir       a 3-level htree (large_dir): see build_largedir
 set -euo pipefail
 
-out=${1:-testdata}
-only=${MKFIXTURES_ONLY:-}
-keepraw=${MKFIXTURES_RAW:-0}
-nogzip=${MKFIXTURES_NOGZIP:-0}
-if [ "$nogzip" = 1 ]; then keepraw=1; fi
-
-export TZ=UTC LC_ALL=C
-FAKE_DATE='2024-01-02 03:04:05'
-EPOCH=1704164645
-export E2FSPROGS_FAKE_TIME=$EPOCH
-T_FILE='2023-06-07 08:09:10'
-
-HEADER='# path	type	mode	uid	gid	size	nlink	mtime	symlink	dev	sha256 (tab-separated; one line per entry sorted bytewise by path; "." is the root; type f,d,l,c,b,p,s; mode = 4 octal digits of permission, setuid, setgid and sticky bits; mtime = seconds.nanoseconds with seconds rounded down; symlink target, device major:minor and content sha256 are "-" where not applicable)'
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d)
-mnt=$work/mnt
-mkdir -p "$mnt"
-
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-log() { echo "mkfeatures: $*" >&2; }
-
-fake() {
-	if command -v faketime >/dev/null 2>&1; then
-		faketime -f "$FAKE_DATE" "$@"
-	else
-		"$@"
-	fi
-}
-
-want() {
-	[ -z "$only" ] && return 0
-	case " $only " in *" $1 "*) return 0 ;; esac
-	return 1
-}
-
-gen() {
-	{ seq -f "$2 %012.0f" 0 999999999999 || true; } | head -c "$1"
-}
-
-put() {
-	gen "$3" "$4" | dd of="$1" bs=64K iflag=fullblock oflag=seek_bytes seek="$2" conv=notrunc status=none
-}
-
-stamp() {
-	find "$1" -depth -exec touch -h -d "$T_FILE" {} +
-}
-
-mkext() {
-	local img=$1 size=$2 src=$3
-	shift 3
-	rm -f "$img"
-	if ! fake mke2fs -q -F "$@" -d "$src" "$img" "$size" >"$work/mke2fs.log" 2>&1; then
-		cat "$work/mke2fs.log" >&2
-		log "mke2fs $img failed"
-		exit 1
-	fi
-}
+source "$(dirname "$0")/lib.sh"
 
 fsck_check() {
 	if ! fake e2fsck -fn "$1" >"$work/fsck.log" 2>&1; then
@@ -140,28 +77,8 @@ normalize() {
 list() {
 	local img=$1 expect=$2
 	mount -o ro,loop "$img" "$mnt"
-	(
-		cd "$mnt"
-		find . -printf '%P\t%y\t%m\t%U\t%G\t%s\t%n\t%T@\t%l\n' >"$work/l.main"
-		find . -type f -print0 | xargs -0 -r sha256sum >"$work/l.sums"
-		find . \( -type c -o -type b \) -exec stat -c '%n	%Hr:%Lr' {} + >"$work/l.devs"
-	)
+	listing "$mnt" >"$expect"
 	umount "$mnt"
-	{
-		echo "$HEADER"
-		awk -F '\t' -v OFS='\t' '
-			FILENAME ~ /l\.sums$/ { sum[substr($0, 69)] = substr($0, 1, 64); next }
-			FILENAME ~ /l\.devs$/ { dev[substr($1, 3)] = $2; next }
-			{
-				p = $1; if (p == "") p = "."
-				t = $8; sub(/.$/, "", t)
-				l = $9; if ($2 != "l") l = "-"
-				d = ($2 == "c" || $2 == "b") ? dev[$1] : "-"
-				h = ($2 == "f") ? sum[$1] : "-"
-				if (d == "" || h == "") { print "mkfeatures: missing data for " p > "/dev/stderr"; exit 1 }
-				print p, $2, sprintf("%04d", $3), $4, $5, $6, $7, t, l, d, h
-			}' "$work/l.sums" "$work/l.devs" "$work/l.main" | sort -t '	' -k1,1
-	} >"$expect"
 }
 
 finish() {

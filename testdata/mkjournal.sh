@@ -22,81 +22,13 @@
 # mkfixtures.sh.
 set -euo pipefail
 
-out=${1:-testdata}
-only=${MKFIXTURES_ONLY:-}
-keepraw=${MKFIXTURES_RAW:-0}
-nogzip=${MKFIXTURES_NOGZIP:-0}
-if [ "$nogzip" = 1 ]; then keepraw=1; fi
+source "$(dirname "$0")/lib.sh"
 
-export TZ=UTC LC_ALL=C
-export E2FSPROGS_FAKE_TIME=1704164645
-T_FILE='2023-06-07 08:09:10'
-
-HEADER='# path	type	mode	uid	gid	size	nlink	mtime	symlink	dev	sha256 (tab-separated; one line per entry sorted bytewise by path; "." is the root; type f,d,l,c,b,p,s; mode = 4 octal digits of permission, setuid, setgid and sticky bits; mtime = seconds.nanoseconds with seconds rounded down; symlink target, device major:minor and content sha256 are "-" where not applicable)'
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d)
-mnt=$work/mnt
-mkdir -p "$mnt"
-
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
 [ -n "${MKJOURNAL_KEEP:-}" ] && trap - EXIT
 
-log() { echo "mkjournal: $*" >&2; }
-
-want() {
-	[ -z "$only" ] && return 0
-	case " $only " in *" $1 "*) return 0 ;; esac
-	return 1
-}
-
-# gen N TAG writes N bytes of deterministic text in which every line differs.
-gen() {
-	{ seq -f "$2 %012.0f" 0 999999999999 || true; } | head -c "$1"
-}
-
 # list EXPECT [TOLERANT] writes the kernel's listing of the filesystem
-# mounted at $mnt. With TOLERANT set, entries the kernel cannot stat (an
-# unreplayed journal leaves directory entries naming inodes that are not yet
-# written, or directory blocks not yet written) are left out and named in comment lines "# unreadable: PATH".
-list() {
-	local expect=$1 tolerant=${2:-}
-	: >"$work/l.err"
-	(
-		cd "$mnt"
-		if [ -n "$tolerant" ]; then
-			find . -printf '%P\t%y\t%m\t%U\t%G\t%s\t%n\t%T@\t%l\n' >"$work/l.main" 2>"$work/l.err" || true
-		else
-			find . -printf '%P\t%y\t%m\t%U\t%G\t%s\t%n\t%T@\t%l\n' >"$work/l.main"
-		fi
-		find . -type f -print0 2>/dev/null | xargs -0 -r sha256sum >"$work/l.sums" 2>/dev/null || [ -n "$tolerant" ]
-		find . \( -type c -o -type b \) -exec stat -c '%n	%Hr:%Lr' {} + >"$work/l.devs" 2>/dev/null || true
-	)
-	{
-		echo "$HEADER"
-		sed -n "s|^find: '\./\(.*\)': .*\$|\1|p" "$work/l.err" >"$work/l.bad"
-		awk -F '\t' -v OFS='\t' -v tol="$tolerant" -v bad="$work/l.bad" '
-			FILENAME ~ /l\.sums$/ { sum[substr($0, 69)] = substr($0, 1, 64); next }
-			FILENAME ~ /l\.devs$/ { dev[substr($1, 3)] = $2; next }
-			{
-				p = $1; if (p == "") p = "."
-				t = $8; sub(/.$/, "", t)
-				l = $9; if ($2 != "l") l = "-"
-				d = ($2 == "c" || $2 == "b") ? dev[$1] : "-"
-				h = ($2 == "f") ? sum[$1] : "-"
-				if ((d == "" || h == "") && tol != "") { print p >>bad; next }
-				if (d == "" || h == "") { print "mkjournal: missing data for " p > "/dev/stderr"; exit 1 }
-				print p, $2, sprintf("%04d", $3), $4, $5, $6, $7, t, l, d, h
-			}' "$work/l.sums" "$work/l.devs" "$work/l.main" | sort -t '	' -k1,1 >"$work/l.sorted"
-		sort "$work/l.bad" | sed 's/^/# unreadable: /'
-		cat "$work/l.sorted"
-	} >"$expect"
-}
+# mounted at $mnt (see listing in lib.sh for TOLERANT).
+list() { listing "$mnt" "${2:-}" >"$1"; }
 
 # changes DIR makes the changes the journal is to hold, each followed by an
 # fsync of what it touched (one journal commit each), in the filesystem

@@ -26,44 +26,9 @@
 # mkfixtures.sh.
 set -euo pipefail
 
-out=${1:-testdata}
-only=${MKFIXTURES_ONLY:-}
-keepraw=${MKFIXTURES_RAW:-0}
-nogzip=${MKFIXTURES_NOGZIP:-0}
-if [ "$nogzip" = 1 ]; then keepraw=1; fi
+source "$(dirname "$0")/lib.sh"
 
-export TZ=UTC LC_ALL=C
-EPOCH=1704164645
-export E2FSPROGS_FAKE_TIME=$EPOCH
-T_FILE='2023-06-07 08:09:10'
-
-HEADER='# path	type	mode	uid	gid	size	nlink	mtime	symlink	dev	sha256 (tab-separated; one line per entry sorted bytewise by path; "." is the root; type f,d,l,c,b,p,s; mode = 4 octal digits of permission, setuid, setgid and sticky bits; mtime = seconds.nanoseconds with seconds rounded down; symlink target, device major:minor and content sha256 are "-" where not applicable)'
 XHEADER='# path	name	value (tab-separated; every extended attribute the kernel lists (getfattr -h -d -m -), sorted by path, then name; "." is the root; value in lower-case hex, "-" if empty)'
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d)
-mnt=$work/mnt
-mkdir -p "$mnt"
-
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-log() { echo "mkxattr: $*" >&2; }
-
-want() {
-	[ -z "$only" ] && return 0
-	case " $only " in *" $1 "*) return 0 ;; esac
-	return 1
-}
-
-# gen N TAG writes N bytes of deterministic text.
-gen() {
-	{ seq -f "$2 %08.0f" 0 99999999 || true; } | head -c "$1"
-}
 
 # x FILE NAME VALUE sets one attribute on FILE itself (not a link's target).
 x() { setfattr -h -n "$2" -v "$3" "$1"; }
@@ -141,23 +106,7 @@ xattrs() {
 }
 
 # list DIR writes the kernel's listing of DIR in mkfixtures.sh's format.
-list() {
-	(
-		cd "$1"
-		find . -printf '%P\t%y\t%m\t%U\t%G\t%s\t%n\t%T@\t%l\n' >"$work/l.main"
-		find . -type f -print0 | xargs -0 -r sha256sum >"$work/l.sums"
-	)
-	echo "$HEADER"
-	awk -F '\t' -v OFS='\t' '
-		FILENAME ~ /l\.sums$/ { sum[substr($0, 69)] = substr($0, 1, 64); next }
-		{
-			p = $1; if (p == "") p = "."
-			t = $8; sub(/.$/, "", t)
-			l = $9; if ($2 != "l") l = "-"
-			h = ($2 == "f") ? sum[$1] : "-"
-			print p, $2, sprintf("%04d", $3), $4, $5, $6, $7, t, l, "-", h
-		}' "$work/l.sums" "$work/l.main" | LC_ALL=C sort -t '	' -k1,1
-}
+list() { listing "$1"; }
 
 # build NAME SIZE BIG EA mke2fs-args... makes one image.
 build() {
