@@ -80,6 +80,25 @@ mkext() {
 	fi
 }
 
+# fsck_check IMG checks IMG with e2fsck -fn and stops on any problem.
+fsck_check() {
+	if ! fake e2fsck -fn "$1" >"$work/fsck.log" 2>&1; then
+		cat "$work/fsck.log" >&2
+		log "e2fsck -fn $1 failed"
+		exit 1
+	fi
+}
+
+# dbg IMG CMDFILE runs debugfs -w commands.
+dbg() {
+	fake debugfs -w -f "$2" "$1" >"$work/debugfs.log" 2>&1
+	if grep -v '^debugfs[ :]' "$work/debugfs.log" >"$work/debugfs.err"; then
+		cat "$work/debugfs.err" >&2
+		log "debugfs on $1 reported errors"
+		exit 1
+	fi
+}
+
 # listing DIR [TOLERANT] prints the kernel's listing of the tree mounted at
 # DIR, in the format HEADER describes. With TOLERANT set, entries the kernel
 # cannot stat (an unreplayed journal leaves directory entries naming inodes

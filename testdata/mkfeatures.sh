@@ -30,23 +30,6 @@ set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
 
-fsck_check() {
-	if ! fake e2fsck -fn "$1" >"$work/fsck.log" 2>&1; then
-		cat "$work/fsck.log" >&2
-		log "e2fsck -fn $1 failed"
-		exit 1
-	fi
-}
-
-dbg() {
-	fake debugfs -w -f "$2" "$1" >"$work/debugfs.log" 2>&1
-	if grep -v '^debugfs[ :]' "$work/debugfs.log" >"$work/debugfs.err"; then
-		cat "$work/debugfs.err" >&2
-		log "debugfs on $1 reported errors"
-		exit 1
-	fi
-}
-
 # inodes IMG lists the inode numbers of every entry, through debugfs, so
 # that it works for filesystems this kernel cannot mount.
 inodes() {

@@ -31,24 +31,6 @@ fsck_index() {
 	fake e2fsck -fyD "$1" >/dev/null 2>&1 || rc=$?
 	if [ $rc -gt 1 ]; then log "e2fsck -fyD $1: exit $rc"; exit 1; fi
 }
-fsck_check() {
-	if ! fake e2fsck -fn "$1" >"$work/fsck.log" 2>&1; then
-		cat "$work/fsck.log" >&2
-		log "e2fsck -fn $1 failed"
-		exit 1
-	fi
-}
-
-# dbg IMG CMDFILE runs debugfs -w commands.
-dbg() {
-	fake debugfs -w -f "$2" "$1" >"$work/debugfs.log" 2>&1
-	if grep -v '^debugfs[ :]' "$work/debugfs.log" >"$work/debugfs.err"; then
-		cat "$work/debugfs.err" >&2
-		log "debugfs on $1 reported errors"
-		exit 1
-	fi
-}
-
 # normalize IMG gives every inode the same atime and ctime (mke2fs -d copies
 # them from the source tree, where ctime cannot be set), for reproducibility.
 normalize() {
