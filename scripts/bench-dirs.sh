@@ -5,7 +5,8 @@
 # kernel side). Needs root (loop mount) and e2fsprogs.
 # Usage: scripts/bench-dirs.sh [WORKDIR]   (the image is kept there for reruns)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
 work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 img=$work/dirs-ext4.img
@@ -25,17 +26,7 @@ if [ ! -f "$img" ]; then
 fi
 CGO_ENABLED=0 go build -o "$work/vmsh" .
 
-best() {
-	local b=999999 t0 t1 t
-	for _ in $(seq "$runs"); do
-		t0=$(date +%s.%N)
-		"$@" >/dev/null 2>&1
-		t1=$(date +%s.%N)
-		t=$(echo "$t1 - $t0" | bc -l)
-		b=$(echo "if ($t < $b) $t else $b" | bc -l)
-	done
-	echo "$b"
-}
+source "$here/timing.sh"
 
 cat "$img" >/dev/null
 mnt=$work/mnt

@@ -3,11 +3,11 @@
 # Needs root (kernel loop mount), e2fsprogs; uses The Sleuth Kit's icat when installed.
 # Usage: scripts/bench.sh [WORKDIR]   (the image, ~1.1 GiB, is kept there for reruns)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
 work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 img=$work/bench-ext4.img
-runs=${RUNS:-5}
 
 if [ ! -f "$img" ]; then
 	mkdir -p "$work/src/etc" "$work/src/data"
@@ -23,18 +23,7 @@ bs=$(dumpe2fs -h "$img" 2>/dev/null | awk -F: '/^Block size/ {gsub(/ /,"",$2); p
 first=$(debugfs -R "bmap /data/big 0" "$img" 2>/dev/null)
 ino=$(debugfs -R "stat /data/big" "$img" 2>/dev/null | awk '/^Inode:/ {print $2; exit}')
 
-# best RUNS wall-clock seconds of a command
-best() {
-	local b=999999 t0 t1 t
-	for _ in $(seq "$runs"); do
-		t0=$(date +%s.%N)
-		"$@" >/dev/null 2>&1
-		t1=$(date +%s.%N)
-		t=$(echo "$t1 - $t0" | bc -l)
-		b=$(echo "if ($t < $b) $t else $b" | bc -l)
-	done
-	echo "$b"
-}
+source "$here/timing.sh"
 
 cat "$img" >/dev/null # warm the page cache
 mnt=$work/mnt
