@@ -4,6 +4,15 @@
 # every tool sees, makes a work directory with a mount point that is cleaned
 # up on exit, and defines the helpers below.
 
+# Mounts happen in a private mount namespace, at /mnt, so that the mount
+# point the kernel records in an image (s_last_mounted, and the copies of the
+# superblock in its journal) is "/mnt", not a temporary path of the machine
+# that built it.
+if [ -z "${MKFIXTURES_NS:-}" ] && [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
+	export MKFIXTURES_NS=1
+	exec unshare -m --propagation private bash "$0" "$@"
+fi
+
 out=${1:-testdata}
 only=${MKFIXTURES_ONLY:-}
 quick=${MKFIXTURES_QUICK:-0}
@@ -26,6 +35,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d)
 mnt=$work/mnt
+if [ -n "${MKFIXTURES_NS:-}" ]; then mnt=/mnt; fi
 mkdir -p "$mnt"
 
 cleanup() {
