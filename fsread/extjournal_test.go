@@ -2,35 +2,17 @@ package fsread_test
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"vmsh/fsread"
 	"vmsh/internal/fixturetest"
+	"vmsh/internal/tooltest"
 )
 
 // gunzipFile returns the decompressed contents of a small gzip file.
-func gunzipFile(t *testing.T, name string) []byte {
-	t.Helper()
-	fh, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	zr, err := gzip.NewReader(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(io.LimitReader(zr, 64<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func gunzipFile(t *testing.T, name string) []byte { return tooltest.Gunzip(t, name) }
 
 // TestExternalJournal reads testdata/extjournal-fs.ext4.gz, an ext4
 // filesystem copied while mounted whose journal is on the journal device

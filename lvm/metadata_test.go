@@ -2,31 +2,14 @@ package lvm
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
-	"io"
-	"os"
 	"strings"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
-func seedImage(t testing.TB) []byte {
-	t.Helper()
-	f, err := os.Open("testdata/pv.img.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func seedImage(t testing.TB) []byte { return tooltest.Gunzip(t, "testdata/pv.img.gz") }
 
 func TestSeedImage(t *testing.T) {
 	img := seedImage(t)

@@ -2,10 +2,9 @@ package partition
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
-	"os"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
 // The images in testdata are small real tables:
@@ -18,21 +17,7 @@ import (
 //	    (32-51, 0x83), 6 (60-79, 0x82) and 7 (90-189, 0x8e).
 
 func testImage(t testing.TB, name string) []byte {
-	t.Helper()
-	f, err := os.Open("testdata/" + name + ".gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return tooltest.Gunzip(t, "testdata/"+name+".gz")
 }
 
 func TestSmallImages(t *testing.T) {

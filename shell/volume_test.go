@@ -2,13 +2,12 @@ package shell
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
 func TestDiskNames(t *testing.T) {
@@ -130,19 +129,5 @@ func TestExternalJournalVolume(t *testing.T) {
 }
 
 func gunzipTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	fh, err := os.Open(filepath.Join("..", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	zr, err := gzip.NewReader(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(io.LimitReader(zr, 64<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return tooltest.Gunzip(t, filepath.Join("..", "testdata", name))
 }

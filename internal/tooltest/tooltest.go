@@ -3,11 +3,14 @@
 // with a clear message when its tool or privilege is missing, so that
 // `go test ./...` passes on a machine that has only Go; with
 // VMSH_REQUIRE_TOOLS=1 in the environment, as CI sets it, the same test fails
-// instead, so CI always exercises the real thing.
+// instead, so CI always exercises the real thing. Gunzip reads the small
+// compressed images those tests and their tool-free twins share.
 package tooltest
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"testing"
@@ -74,4 +77,28 @@ func ParseSfdisk(b []byte) (*Sfdisk, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// Gunzip returns the decompressed contents of the gzip file name, which
+// must hold at most 64 MiB: test images are read whole into memory.
+func Gunzip(t testing.TB, name string) []byte {
+	t.Helper()
+	const max = 64 << 20
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, max+1))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if len(b) > max {
+		t.Fatalf("%s: more than %d bytes uncompressed", name, max)
+	}
+	return b
 }
