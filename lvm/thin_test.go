@@ -398,7 +398,7 @@ func TestThinTools(t *testing.T) {
 	if err := os.WriteFile(meta, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(meta, 8<<20); err != nil {
+	if err := os.Truncate(meta, 16<<20); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("thin_restore", "-i", xmlPath, "-o", meta).CombinedOutput(); err != nil {
@@ -435,6 +435,11 @@ func TestThinTools(t *testing.T) {
 	if depth < 2 {
 		t.Error("fewer than two levels of internal nodes in the largest device's tree")
 	}
+	for _, root := range []uint64{p.detailsRoot, p.mappingRoot} {
+		if n, err := p.node(root); err != nil || n.leaf {
+			t.Errorf("root %d: %+v, %v; want an internal node", root, n, err)
+		}
+	}
 }
 
 func sum(s []uint64) (n uint64) {
@@ -447,8 +452,8 @@ func sum(s []uint64) (n uint64) {
 // thinToolXML writes the XML for TestThinTools and the number of mappings
 // of each device, in device order: 70,000 scattered single mappings, runs
 // of range mappings, a device sharing data blocks with another (as a
-// snapshot does), an empty device, mappings at huge virtual blocks, and the
-// largest device id.
+// snapshot does), an empty device, mappings at huge virtual blocks, a few
+// hundred small devices, and the largest device id.
 func thinToolXML() ([]byte, []uint64) {
 	rng := rand.New(rand.NewPCG(4, 27022010))
 	const dataBlocks = 1 << 24
@@ -509,6 +514,17 @@ func thinToolXML() ([]byte, []uint64) {
 	span(&s, 1<<50, nextData, 100)
 	nextData += 100
 	device(8, s.String(), 700)
+
+	// Enough devices for internal nodes in the device details tree and the
+	// mapping tree's top level.
+	for id := uint64(100); id < 500; id += 1 + id%3 {
+		s.Reset()
+		for k := range id % 4 {
+			single(&s, k*id, nextData)
+			nextData++
+		}
+		device(id, s.String(), id%4)
+	}
 
 	s.Reset()
 	span(&s, 0, nextData, 5)
