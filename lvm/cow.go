@@ -38,7 +38,10 @@ const (
 
 // COWStore is the table of a snapshot's exceptions: which chunks of the
 // origin were copied to the COW volume before the origin changed, and
-// where. It is read once by OpenCOW and is safe for concurrent use.
+// where. It is read once by OpenCOW, kept in memory as runs of consecutive
+// exceptions (at most one per exception, so bounded by the volume's size),
+// and is safe for concurrent use. A snapshot being merged into its origin
+// reads as the exceptions not merged yet.
 type COWStore struct {
 	chunkSize int64
 	runs      []cowRun // sorted by old, not overlapping

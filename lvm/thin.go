@@ -61,6 +61,11 @@ func thinChecksum(b []byte, salt uint32) uint32 {
 // and data block numbers against the pool's size. A lookup follows at most
 // a fixed number of levels and never the same node twice, so damaged or
 // hostile metadata gives a *FormatError naming the block, never a loop.
+// A lookup costs one node per level of the tree, nodes coming from the
+// cache after the first read.
+//
+// What is read is the pool's committed transaction; a metadata snapshot
+// that userspace may hold (the superblock's held root) is not used.
 type ThinPool struct {
 	r       io.ReaderAt
 	nblocks uint64 // metadata blocks that may be referenced

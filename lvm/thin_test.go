@@ -786,3 +786,23 @@ func TestThinTruncated(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkThinLookup(b *testing.B) {
+	meta, want := thinFixture(b)
+	p, err := OpenThinPool(bytes.NewReader(meta), int64(len(meta)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := p.Device(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := want.Devices[0].expand(b).keys
+	i := 0
+	for b.Loop() {
+		if _, ok, err := d.Lookup(keys[i%len(keys)]); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		i++
+	}
+}
