@@ -99,6 +99,17 @@ fsck_check() {
 	fi
 }
 
+# normalize IMG gives every inode the same atime and ctime (mke2fs -d copies
+# them from the source tree, where ctime cannot be set), for reproducibility.
+normalize() {
+	local img=$1
+	mount -o ro,loop "$img" "$mnt"
+	(cd "$mnt" && find . -printf '%i\n') | sort -un >"$work/inodes"
+	umount "$mnt"
+	awk -v t="@$EPOCH" '{ printf "sif <%s> atime %s\nsif <%s> ctime %s\n", $1, t, $1, t }' "$work/inodes" >"$work/norm.cmds"
+	dbg "$img" "$work/norm.cmds"
+}
+
 # dbg IMG CMDFILE runs debugfs -w commands.
 dbg() {
 	fake debugfs -w -f "$2" "$1" >"$work/debugfs.log" 2>&1

@@ -31,17 +31,6 @@ fsck_index() {
 	fake e2fsck -fyD "$1" >/dev/null 2>&1 || rc=$?
 	if [ $rc -gt 1 ]; then log "e2fsck -fyD $1: exit $rc"; exit 1; fi
 }
-# normalize IMG gives every inode the same atime and ctime (mke2fs -d copies
-# them from the source tree, where ctime cannot be set), for reproducibility.
-normalize() {
-	local img=$1
-	mount -o ro,loop "$img" "$mnt"
-	(cd "$mnt" && find . -printf '%i\n') | sort -un >"$work/inodes"
-	umount "$mnt"
-	awk -v t="@$EPOCH" '{ printf "sif <%s> atime %s\nsif <%s> ctime %s\n", $1, t, $1, t }' "$work/inodes" >"$work/norm.cmds"
-	dbg "$img" "$work/norm.cmds"
-}
-
 # list IMG OFFSET SIZE EXPECT writes the kernel's listing of the filesystem at
 # OFFSET (bytes) of length SIZE in IMG.
 list() {
