@@ -130,8 +130,9 @@ func OpenThinPool(meta io.ReaderAt, size int64) (*ThinPool, error) {
 		cache:         make(map[uint64]*list.Element),
 		cacheMax:      thinCacheBlocks,
 	}
-	// The metadata space map counts the blocks in use by the pool; a volume
-	// larger than that holds nothing the trees may point at.
+	// The metadata space map records how many blocks the pool's metadata
+	// device has; a volume larger than that holds nothing the trees may
+	// point at.
 	if n := le.Uint64(b[192:]); n != 0 && n < p.nblocks {
 		p.nblocks = n
 	}
