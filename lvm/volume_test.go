@@ -407,3 +407,141 @@ logical_volumes { l { id = "l" status = ["READ", "VISIBLE"] segment_count = 1
 	b.Run("raw", func(b *testing.B) { read(b, f, testPEStart) })
 	b.Run("lv", func(b *testing.B) { read(b, v, 0) })
 }
+
+// thinLVs is a pool whose metadata is goodThinImage (device 1 maps virtual
+// blocks 0 and 5 to data blocks 7 and 9; blocks are 64 KiB) and thin
+// volumes on it, one with an external origin of 50 extents.
+const thinLVs = `
+pool { id = "p" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 160 type = "thin-pool" metadata = "pool_tmeta" pool = "pool_tdata"
+		transaction_id = 0 chunk_size = 128 zero_new_blocks = 1 } }
+thin1 { id = "t1" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 128 type = "thin" thin_pool = "pool" transaction_id = 0 device_id = 1 } }
+thin2 { id = "t2" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 128 type = "thin" thin_pool = "pool" transaction_id = 0 device_id = 2 } }
+thin3 { id = "t3" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 128 type = "thin" thin_pool = "pool" transaction_id = 0 device_id = 1 external_origin = "ext" } }
+` + `pool_tmeta { id = "pm" status = ["READ", "WRITE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 16 type = "striped" stripe_count = 1 stripes = ["pv0", 100] } }
+pool_tdata { id = "pd" status = ["READ", "WRITE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 160 type = "striped" stripe_count = 1 stripes = ["pv1", 0] } }
+ext { id = "e" status = ["READ", "VISIBLE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 50 type = "striped" stripe_count = 1 stripes = ["pv2", 0] } }
+`
+
+func TestVolumeThin(t *testing.T) {
+	g, data := testGroup(t, thinLVs)
+	copy(pvBytes(data, 0, 100, 16), goodThinImage())
+	const block = 64 << 10
+	tdata := pvBytes(data, 1, 0, 160)
+	want := make([]byte, 128*testExtent)
+	copy(want[0:block], tdata[7*block:])
+	copy(want[5*block:6*block], tdata[9*block:])
+	checkVolume(t, openLV(t, g, "thin1"), want)
+
+	// Unmapped blocks of thin3 come from its external origin as far as it
+	// reaches, then read as zeros.
+	ext := pvBytes(data, 2, 0, 50)
+	want3 := make([]byte, len(want))
+	copy(want3, ext)
+	copy(want3[0:block], tdata[7*block:])
+	copy(want3[5*block:6*block], tdata[9*block:])
+	checkVolume(t, openLV(t, g, "thin3"), want3)
+
+	// The pool reads as its data LV.
+	checkVolume(t, openLV(t, g, "pool"), tdata)
+
+	if _, err := g.Open("thin2"); !errors.Is(err, ErrNoThinDevice) || !strings.Contains(err.Error(), "thin2") {
+		t.Errorf("thin2 has no device in the pool: %v", err)
+	}
+	g, data = testGroup(t, strings.Replace(thinLVs, "chunk_size = 128", "chunk_size = 256", 1))
+	copy(pvBytes(data, 0, 100, 16), goodThinImage())
+	if _, err := g.Open("thin1"); err == nil || !strings.Contains(err.Error(), "65536-byte data blocks") {
+		t.Errorf("chunk size differs from the pool's: %v", err)
+	}
+	g, data = testGroup(t, strings.Replace(thinLVs, "transaction_id = 0 chunk_size", "transaction_id = 4 chunk_size", 1))
+	copy(pvBytes(data, 0, 100, 16), goodThinImage())
+	if v := openLV(t, g, "thin1"); len(v.Warnings()) != 1 || !strings.Contains(v.Warnings()[0], "transaction 0 in the pool, 4") {
+		t.Errorf("transaction differs: warnings %q", v.Warnings())
+	}
+}
+
+const snapLVs = `
+orig { id = "o" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 8 type = "striped" stripe_count = 1 stripes = ["pv2", 300] } }
+snap { id = "s" status = ["READ", "VISIBLE"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 4 type = "striped" stripe_count = 1 stripes = ["pv3", 0] } }
+snapshot0 { id = "s0" status = ["READ"] segment_count = 1
+	segment1 { start_extent = 0 extent_count = 8 type = "snapshot" chunk_size = 8 origin = "orig" COW = "snap" } }
+`
+
+func TestVolumeSnapshot(t *testing.T) {
+	for _, merging := range []bool{false, true} {
+		lvs := strings.Replace(snapLVs, "COW", "cow_store", 1)
+		if merging {
+			lvs = strings.Replace(snapLVs, "COW", "merging_store", 1)
+		}
+		g, data := testGroup(t, lvs)
+		cow, news := cowImage(8, []uint64{1, 3}, 0)
+		if cow.size != 4*testExtent {
+			t.Fatalf("COW store of %d bytes", cow.size)
+		}
+		copy(pvBytes(data, 3, 0, 4), cow.bytes())
+		want := bytes.Clone(pvBytes(data, 2, 300, 8))
+		copy(want[1*testExtent:2*testExtent], pvBytes(data, 3, int(news[0]), 1))
+		copy(want[3*testExtent:4*testExtent], pvBytes(data, 3, int(news[1]), 1))
+		// The snapshot and its internal LV read the same; a merging
+		// snapshot's origin reads as the merged result.
+		checkVolume(t, openLV(t, g, "snap"), want)
+		checkVolume(t, openLV(t, g, "snapshot0"), want)
+		if merging {
+			checkVolume(t, openLV(t, g, "orig"), want)
+		} else {
+			checkVolume(t, openLV(t, g, "orig"), pvBytes(data, 2, 300, 8))
+		}
+	}
+	// A snapshot whose store was never written is refused by name.
+	g, data := testGroup(t, strings.Replace(snapLVs, "COW", "cow_store", 1))
+	clear(pvBytes(data, 3, 0, 4))
+	if _, err := g.Open("snap"); !errors.Is(err, ErrNoCOWHeader) || !strings.Contains(err.Error(), "snapshot vgv/snap") {
+		t.Errorf("transient snapshot: %v", err)
+	}
+}
+
+func TestVolumeConcurrent(t *testing.T) {
+	g, data := testGroup(t, thinLVs+strings.Replace(strings.Replace(snapLVs, "COW", "cow_store", 1), "pv2", "pv3", 1))
+	copy(pvBytes(data, 0, 100, 16), goodThinImage())
+	cow, _ := cowImage(8, []uint64{1, 3}, 0)
+	copy(pvBytes(data, 3, 0, 4), cow.bytes())
+	for _, name := range []string{"thin3", "snap"} {
+		v := openLV(t, g, name)
+		want := make([]byte, v.Size())
+		if _, err := v.ReadAt(want, 0); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		for w := range 8 {
+			go func() {
+				rng := rand.New(rand.NewPCG(uint64(w), 9))
+				for range 200 {
+					off := rng.Int64N(v.Size())
+					p := make([]byte, rng.Int64N(v.Size()-off)+1)
+					if _, err := v.ReadAt(p, off); err != nil && err != io.EOF {
+						done <- err
+						return
+					}
+					if !bytes.Equal(p, want[off:off+int64(len(p))]) {
+						done <- fmt.Errorf("%s: %d bytes at %d differ", name, len(p), off)
+						return
+					}
+				}
+				done <- nil
+			}()
+		}
+		for range 8 {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
