@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,7 +62,7 @@ func testGroup(t testing.TB, lvs string, missing ...int) (*Group, [][]byte) {
 	for i := 0; i < 4; i++ {
 		b := testPVData(i)
 		data = append(data, b)
-		if contains(missing, i) {
+		if slices.Contains(missing, i) {
 			continue
 		}
 		devs = append(devs, &Device{Name: fmt.Sprintf("mem%d", i), R: bytes.NewReader(b), Size: int64(len(b)),
@@ -75,15 +76,6 @@ func testGroup(t testing.TB, lvs string, missing ...int) (*Group, [][]byte) {
 		t.Fatalf("groups %+v, warnings %q", set.Groups, set.Warnings)
 	}
 	return set.Groups[0], data
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // pvBytes returns n extents of PV pv from extent start.
