@@ -7,20 +7,22 @@
 #
 # Needs root (loop devices, mount namespaces, loop mounts), lvm2,
 # thin-provisioning-tools (thin_restore), e2fsprogs, sgdisk, sfdisk, mkswap,
-# gzip, sha256sum; faketime if present. Environment: MKFIXTURES_ONLY,
-# MKFIXTURES_RAW and MKFIXTURES_NOGZIP as for mkfixtures.sh.
+# gzip, sha256sum, python3 (raid5 parity); faketime if present.
+# Environment: MKFIXTURES_ONLY, MKFIXTURES_RAW and MKFIXTURES_NOGZIP as for
+# mkfixtures.sh.
 #
 # How. The machines this runs on have no device-mapper, so no logical volume
 # is ever activated. lvcreate makes linear and striped LVs inactive
-# (--driverloaded n -an --zero n); raid1, mirror and thin LVs, which lvcreate
-# cannot make without device-mapper, are made from linear LVs with
+# (--driverloaded n -an --zero n); raid1, raid5, mirror and thin LVs, which
+# lvcreate cannot make without device-mapper, are made from linear LVs with
 # placeholder names by editing vgcfgbackup's text (renaming them to the
-# sub-LVs, hiding them, adding the raid1/mirror/thin-pool/thin LVs over them)
+# sub-LVs, hiding them, adding the raid/mirror/thin-pool/thin LVs over them)
 # and writing it back with vgcfgrestore. Filesystems are built as files with
 # mke2fs -d and written onto the extents `lvs --segments` names (striped LVs
 # split chunk by chunk: chunk i goes to stripe i mod n, at chunk i div n of
-# that stripe). Thin-pool metadata is written by thin_restore from an XML
-# mapping that places the thin LVs' data blocks out of order in the pool.
+# that stripe); a raid5 LV's legs are laid out by raid5_ls, below.
+# Thin-pool metadata is written by thin_restore from an XML mapping that
+# places the thin LVs' data blocks out of order in the pool.
 #
 # The tools see disk 1 as /dev/sda (its partitions /dev/sdaN), disk 2 as
 # /dev/sdb, and so on: every lvm2 command runs in a private mount namespace
@@ -48,9 +50,11 @@
 #             table). stripe-lv (ext4) is striped over both (2 stripes of
 #             64 KiB, starting at different extents); solo (ext4) lies on
 #             disk 1 only, so disk 1 alone still gives it (partial VG).
-#   lvm-raid  MBR with two LVM partitions (PVs) in VG vgraid: r1, a raid1 LV,
-#             and m1, an old-style mirror LV with a disk log, each leg on
-#             its own PV, ext4 on both (the same bytes on every leg).
+#   lvm-raid  MBR with three LVM partitions (PVs) in VG vgraid: r1, a raid1
+#             LV, and m1, an old-style mirror LV with a disk log (the same
+#             bytes on every leg), and r5, a raid5 (left-symmetric) LV of
+#             three legs with 64 KiB chunks, with parity; each leg on its
+#             own PV, ext4 on all three.
 #   lvm-thin  GPT, VG vgthin: thin pool "pool" (64 KiB chunks) with two thin
 #             LVs, thin1 and thin2, each an ext4 larger than the pool's data;
 #             only the chunks holding non-zero bytes are mapped.
@@ -534,24 +538,28 @@ build_span() {
 
 # ---------------------------------------------------------------------------
 build_raid() {
-	local name=lvm-raid img=$work/lvm-raid.img src=$work/lvm-raid.src vg=vgraid
+	local name=lvm-raid img=$work/lvm-raid.img src=$work/lvm-raid.src vg=vgraid lv i
 	clean $name
-	rm -f "$img"; truncate -s 48M "$img"
+	rm -f "$img"; truncate -s 64M "$img"
 	sfdisk -q --no-reread --no-tell-kernel "$img" >/dev/null <<-EOF
 		label: dos
 		label-id: 0x6c766d02
 		unit: sectors
 
-		start=2048, size=45056, type=8e
-		start=47104, size=45056, type=8e
+		start=2048, size=53248, type=8e
+		start=55296, size=53248, type=8e
+		start=108544, size=16384, type=8e
 	EOF
-	attach sda1 "$img" $((2048 * 512)) $((45056 * 512))
-	attach sda2 "$img" $((47104 * 512)) $((45056 * 512))
+	attach sda1 "$img" $((2048 * 512)) $((53248 * 512))
+	attach sda2 "$img" $((55296 * 512)) $((53248 * 512))
+	attach sda3 "$img" $((108544 * 512)) $((16384 * 512))
 	pv sda1 RAIDpv-0000-0000-0000-0000-0000-000001
 	pv sda2 RAIDpv-0000-0000-0000-0000-0000-000002
-	lvmc vgcreate -s 1m $vg /dev/sda1 /dev/sda2 >/dev/null
-	# Placeholders, laid out as lvcreate --type raid1 -m 1 and
-	# --type mirror -m 1 would: metadata or log, then the image, on each PV.
+	pv sda3 RAIDpv-0000-0000-0000-0000-0000-000003
+	lvmc vgcreate -s 1m $vg /dev/sda1 /dev/sda2 /dev/sda3 >/dev/null
+	# Placeholders, laid out as lvcreate --type raid1 -m 1, --type mirror
+	# -m 1 and --type raid5 -i 2 would: metadata or log, then the image,
+	# each leg on its own PV.
 	mklv -l 1 -n ra0 $vg /dev/sda1
 	mklv -l 8 -n ri0 $vg /dev/sda1
 	mklv -l 1 -n ra1 $vg /dev/sda2
@@ -559,6 +567,10 @@ build_raid() {
 	mklv -l 1 -n ml $vg /dev/sda1
 	mklv -l 8 -n mi0 $vg /dev/sda1
 	mklv -l 8 -n mi1 $vg /dev/sda2
+	for i in 0 1 2; do
+		mklv -l 1 -n "5a$i" $vg "/dev/sda$((i + 1))"
+		mklv -l 4 -n "5i$i" $vg "/dev/sda$((i + 1))"
+	done
 	{
 		lvsection r1 8 raid1 device_count=2 region_size=4096 \
 			'raids=[
@@ -570,25 +582,70 @@ build_raid() {
 					"m1_mimage_0", 0,
 					"m1_mimage_1", 0
 				]'
+		lvsection r5 8 raid5 device_count=3 region_size=4096 stripe_size=128 \
+			'raids=[
+					"r5_rmeta_0", "r5_rimage_0",
+					"r5_rmeta_1", "r5_rimage_1",
+					"r5_rmeta_2", "r5_rimage_2"
+				]'
 	} | sed 's/^\(\t*[a-z_]*\)=/\1 = /' >"$work/raid.add"
-	settle $vg "hide ra0=r1_rmeta_0 ri0=r1_rimage_0 ra1=r1_rmeta_1 ri1=r1_rimage_1 ml=m1_mlog mi0=m1_mimage_0 mi1=m1_mimage_1 | addlvs $work/raid.add"
+	settle $vg "hide ra0=r1_rmeta_0 ri0=r1_rimage_0 ra1=r1_rmeta_1 ri1=r1_rimage_1 ml=m1_mlog mi0=m1_mimage_0 mi1=m1_mimage_1 \
+		5a0=r5_rmeta_0 5i0=r5_rimage_0 5a1=r5_rmeta_1 5i1=r5_rimage_1 5a2=r5_rmeta_2 5i2=r5_rimage_2 | addlvs $work/raid.add"
 
-	rm -rf "$src"; mkdir -p "$src"/{r1/docs,m1/docs}
+	rm -rf "$src"; mkdir -p "$src"/{r1/docs,m1/docs,r5/data}
 	echo "on a raid1 LV" >"$src/r1/docs/readme"
 	gen 150000 raid1 >"$src/r1/docs/blob"
 	echo "on a mirror LV" >"$src/m1/docs/readme"
 	gen 90000 mirror >"$src/m1/docs/blob"
+	echo "on a raid5 LV" >"$src/r5/data/readme"
+	gen 100000 raid5 >"$src/r5/data/blob"
+	rep $((2 << 20)) 'raid5: data chunks rotate around the parity' >"$src/r5/data/repeated"
 	mkfs_lv $vg r1 "$src/r1" 6c766d00-0000-4000-8000-000000000211 -L r1 -E hash_seed=6c766d00-0000-4000-8000-0000000002a1
 	mkfs_lv $vg m1 "$src/m1" 6c766d00-0000-4000-8000-000000000212 -L m1 -E hash_seed=6c766d00-0000-4000-8000-0000000002a2
+	mkfs_lv $vg r5 "$src/r5" 6c766d00-0000-4000-8000-000000000213 -L r5 -E hash_seed=6c766d00-0000-4000-8000-0000000002a3
 	for lv in r1_rimage_0 r1_rimage_1; do cp --sparse=always "$(content $vg r1)" "$(content $vg $lv)"; write_lv $vg $lv; done
 	for lv in m1_mimage_0 m1_mimage_1; do cp --sparse=always "$(content $vg m1)" "$(content $vg $lv)"; write_lv $vg $lv; done
+	raid5_ls "$(content $vg r5)" $((64 << 10)) "$(content $vg r5_rimage_0)" "$(content $vg r5_rimage_1)" "$(content $vg r5_rimage_2)"
+	for i in 0 1 2; do write_lv $vg r5_rimage_$i; done
 
 	report $name $vg
 	detach
 	parts $name "$img"
 	list_lv $name $vg r1 r1_rimage_0
 	list_lv $name $vg m1 m1_mimage_1
+	list_lv $name $vg r5
 	finish $name img "$img"
+}
+
+# raid5_ls SRC CHUNK LEG... splits SRC over the legs of a raid5 array in
+# md's left-symmetric layout (lvm2's raid5, raid5_ls), with parity. There
+# is no md or device-mapper here to lay it out, so this follows md's
+# documented rules: with n legs, stripe row r keeps its parity chunk on leg
+# (n - 1) - (r mod n), and its n - 1 data chunks (chunks r(n-1) ... of SRC)
+# on the legs after the parity leg, in order, wrapping around; the parity
+# is the XOR of the row's data chunks.
+raid5_ls() {
+	python3 - "$@" <<-'EOF'
+		import sys
+		src, chunk, legs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+		n = len(legs)
+		data = open(src, "rb").read()
+		rows = len(data) // (chunk * (n - 1))
+		if rows * chunk * (n - 1) != len(data):
+		    sys.exit("raid5_ls: %s is not a whole number of stripe rows" % src)
+		out = [bytearray(rows * chunk) for _ in legs]
+		for r in range(rows):
+		    pd = (n - 1) - r % n
+		    parity = 0
+		    for j in range(n - 1):
+		        c = data[(r * (n - 1) + j) * chunk:(r * (n - 1) + j + 1) * chunk]
+		        out[(pd + 1 + j) % n][r * chunk:(r + 1) * chunk] = c
+		        parity ^= int.from_bytes(c, "little")
+		    out[pd][r * chunk:(r + 1) * chunk] = parity.to_bytes(chunk, "little")
+		for name, leg in zip(legs, out):
+		    with open(name, "wb") as f:
+		        f.write(leg)
+	EOF
 }
 
 # ---------------------------------------------------------------------------
@@ -701,7 +758,7 @@ build_wrap() {
 	pv sda WRAPpv-0000-0000-0000-0000-0000-000001 --dataalignment 4k --metadatasize 32k
 	lvmc vgcreate -s 1m $vg /dev/sda >/dev/null
 	mklv -l 6 -n data $vg
-	for i in 1 2 3 4 5 6; do lvcreate_ -l 1 -n "volume-with-a-rather-long-name-$i" $vg; done
+	for i in 1 2 3 4 5 6; do mklv -l 1 -n "volume-with-a-rather-long-name-$i" $vg; done
 	settle $vg
 
 	rm -rf "$src"; mkdir -p "$src/data"
@@ -730,7 +787,7 @@ build_wrap() {
 }
 
 for t in pvcreate vgcreate lvcreate lvextend lvrename lvremove lvs pvs vgs vgcfgbackup vgcfgrestore \
-	thin_restore thin_dump losetup unshare sgdisk sfdisk mkswap; do
+	thin_restore thin_dump losetup unshare sgdisk sfdisk mkswap python3; do
 	if ! command -v $t >/dev/null 2>&1; then log "needs $t"; exit 1; fi
 done
 if ! unshare -m -u true 2>/dev/null; then log "needs mount and UTS namespaces (unshare -m -u)"; exit 1; fi
