@@ -59,7 +59,8 @@ func Images(dir string) ([]string, error) {
 // TestFS cannot take by design (see RunTestFS).
 //
 // A whole-disk filesystem with a NAME.xattrs listing also has its extended
-// attributes compared (see CheckXattrsFS).
+// attributes compared (see CheckXattrsFS). An image with LVM2 answers
+// (NAME.lvs) has its logical volumes checked by CheckLVM.
 //
 // In -short mode, files over 1 GiB are read to the end but not hashed.
 func CheckImage(t *testing.T, dir, name string) {
@@ -86,6 +87,9 @@ func CheckImage(t *testing.T, dir, name string) {
 	switch {
 	case errors.Is(err, partition.ErrNoTable):
 		exp := filepath.Join(dir, name+".expect")
+		if !unused[exp] && fileExists(filepath.Join(dir, name+".lvs")) {
+			break // an LVM2 physical volume on the whole disk: see CheckLVM below
+		}
 		if !unused[exp] {
 			t.Fatalf("partition.Read: %v, but there is no %s.expect (kernel listings: %v)", err, name, keys(unused))
 		}
@@ -114,6 +118,9 @@ func CheckImage(t *testing.T, dir, name string) {
 			delete(unused, exp)
 			t.Run(fmt.Sprintf("p%d", p.Number), func(t *testing.T) { CheckFS(t, f, p.Start, p.Size, exp) })
 		}
+	}
+	if fileExists(filepath.Join(dir, name+".lvs")) {
+		t.Run("lvm", func(t *testing.T) { CheckLVM(t, dir, name, f, size) })
 	}
 	for _, e := range keys(unused) {
 		t.Errorf("no filesystem read for kernel listing %s", filepath.Base(e))

@@ -383,23 +383,29 @@ func OpenImage(dir, name, tmpdir string) (*os.File, int64, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, err
 	}
-	gz, err := os.Open(p + ".gz")
+	return gunzipFile(p+".gz", tmpdir, name+".img")
+}
+
+// gunzipFile decompresses the gzip file gz into a sparse temporary file
+// in tmpdir whose name starts with base. The caller closes the file.
+func gunzipFile(gz, tmpdir, base string) (*os.File, int64, error) {
+	in, err := os.Open(gz)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer gz.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(gz, 1<<20))
+	defer in.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(in, 1<<20))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s.gz: %w", p, err)
+		return nil, 0, fmt.Errorf("%s: %w", gz, err)
 	}
-	out, err := os.CreateTemp(tmpdir, name+"-*.img")
+	out, err := os.CreateTemp(tmpdir, base+"-*")
 	if err != nil {
 		return nil, 0, err
 	}
 	size, err := sparse.Copy(out, zr, make([]byte, 64<<10))
 	if err != nil {
 		out.Close()
-		return nil, 0, fmt.Errorf("%s.gz: %w", p, err)
+		return nil, 0, fmt.Errorf("%s: %w", gz, err)
 	}
 	return out, size, nil
 }
