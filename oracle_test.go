@@ -18,12 +18,16 @@ var oracleTools = []string{
 	"sgdisk", "sfdisk", "mkswap", "blkid", "sha256sum", "gzip",
 	"setfattr", "getfattr", "setfacl", // testdata/mkxattr.sh
 	"tune2fs", // testdata/mkfeatures.sh
+	"losetup", "unshare", "pvcreate", "vgcreate", "lvcreate", "lvextend", "lvrename",
+	"lvremove", "lvs", "pvs", "vgs", "vgcfgbackup", "vgcfgrestore",
+	"thin_restore", "thin_dump", // testdata/mklvm.sh
 }
 
 // TestKernelOracle builds fresh images with testdata/mkfixtures.sh, which
 // lists every filesystem in them through the Linux kernel (read-only loop
 // mounts), and compares vmsh's reading of each image (partition.Read,
-// fsread.Open) with those listings.
+// fsread.Open, and lvm for the LVM2 images, against lvm2's own reports)
+// with those listings.
 //
 // It needs root, loop devices and the tools in oracleTools; without them it
 // is skipped, unless VMSH_REQUIRE_TOOLS=1, when it fails instead. In -short

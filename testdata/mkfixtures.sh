@@ -8,6 +8,7 @@
 # Needs root (mknod, chown, loop mounts), e2fsprogs (mke2fs, e2fsck, debugfs),
 # sfdisk, sgdisk, mkswap, gzip, sha256sum; faketime if present (fixed creation
 # times, so images are reproducible byte for byte as far as the tools allow).
+# mklvm.sh, called at the end, also needs lvm2 and thin-provisioning-tools.
 #
 # For every image NAME it writes into OUTDIR:
 #   NAME.img.gz          the disk image (gzip -9n)
@@ -516,4 +517,8 @@ if want ext3-journal || want ext4-journal; then bash "$(dirname "$0")/mkjournal.
 # 128-byte inodes with uninit_bg, metadata_csum_seed and others, Hurd,
 # 64 KiB blocks); it builds those MKFIXTURES_ONLY names, or all.
 bash "$(dirname "$0")/mkfeatures.sh" "$out"
+# LVM2 volume groups made by the lvm2 tools (lvm-*: GPT with root/var/home/
+# swap LVs, a VG over two disks, raid1 and mirror, thin, wrapped metadata);
+# it builds those MKFIXTURES_ONLY names, or all.
+bash "$(dirname "$0")/mklvm.sh" "$out"
 log "all done in $((SECONDS - start))s"
