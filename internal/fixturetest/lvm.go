@@ -72,7 +72,7 @@ func openExtraDisks(t *testing.T, dir, name string) []lvmDisk {
 	}
 }
 
-// LVMDevices probes every volume of disks for an LVM2 label: each
+// lvmDevices probes every volume of disks for an LVM2 label: each
 // partition of a partitioned disk, else the whole disk. Volumes without a
 // label are skipped; a damaged label is an error.
 func lvmDevices(disks []lvmDisk) ([]*lvm.Device, error) {
