@@ -272,6 +272,14 @@ const handLVs = `
 			segment1 { start_extent = 0 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["%[3]s", 50] } }
 		snapshot0 { id = "hand15-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa" status = ["READ"] flags = [] segment_count = 1
 			segment1 { start_extent = 0 extent_count = 4 type = "snapshot" chunk_size = 8 origin = "orig" cow_store = "snap" } }
+		morig { id = "hand16-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa" status = ["READ", "WRITE", "VISIBLE", "FIXED_MINOR"] flags = [] minor = 5 segment_count = 1
+			segment1 { start_extent = 0 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["%[1]s", 54] } }
+		msnap { id = "hand17-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa" status = ["READ", "VISIBLE"] flags = [] allocation_policy = "anywhere" segment_count = 1
+			segment1 { start_extent = 0 extent_count = 1 type = "striped" stripe_count = 1 stripes = ["%[2]s", 51] } }
+		snapshot1 { id = "hand18-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa" status = ["READ"] flags = [] segment_count = 1
+			segment1 { start_extent = 0 extent_count = 2 type = "snapshot" chunk_size = 16 origin = "morig" merging_store = "msnap" } }
+		mns { id = "hand19-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa" status = ["READ", "WRITE", "VISIBLE", "NOTSYNCED"] flags = [] allocation_policy = "cling" segment_count = 1
+			segment1 { start_extent = 0 extent_count = 2 type = "mirror" mirror_count = 2 region_size = 1024 mirrors = ["%[3]s", 52, "%[4]s", 52] } }
 `
 
 // handSubLVs are the hidden sub-LVs of handLVs: name, extents, PV index,
