@@ -632,8 +632,8 @@ func (d *vgDecoder) decodeLV(s *Section) LogicalVolume {
 			d.fail(ss, "first segment starts at extent %d, not 0", seg.StartExtent)
 			break
 		}
-		if seg.StartExtent+seg.ExtentCount > maxExtents {
-			d.fail(ss, "LV longer than %d extents", int64(maxExtents))
+		if end := seg.StartExtent + seg.ExtentCount; end > maxExtents || end > maxSectors/d.vg.ExtentSize {
+			d.fail(ss, "LV of %d extents of %d sectors is too long", end, d.vg.ExtentSize)
 			break
 		}
 		d.decodeSegment(lv.Name, ss, &seg)
@@ -1292,7 +1292,7 @@ func (lv *LogicalVolume) Attr(vg *VG) string {
 		a[7] = 'z'
 	}
 	switch {
-	case vg.partial(lv, 0):
+	case vg.partial(lv, map[string]bool{}):
 		a[8] = 'p'
 	case first.RAID != nil:
 		// As lvm2 does, image 0 is not looked at.
@@ -1356,11 +1356,13 @@ func (lv *LogicalVolume) pool(vg *VG) *ThinPoolSegment {
 }
 
 // partial reports whether the LV maps, directly or through other LVs, any
-// extent of a missing PV.
-func (vg *VG) partial(lv *LogicalVolume, depth int) bool {
-	if depth > maxNesting {
+// extent of a missing PV. seen holds the LVs already looked at, each
+// reported at most once.
+func (vg *VG) partial(lv *LogicalVolume, seen map[string]bool) bool {
+	if seen[lv.Name] || len(seen) > len(vg.LVs) {
 		return false
 	}
+	seen[lv.Name] = true
 	for _, s := range lv.Segments {
 		for _, st := range s.Stripes {
 			if pv := vg.pv(st.PV); pv != nil && pv.Missing {
@@ -1368,7 +1370,7 @@ func (vg *VG) partial(lv *LogicalVolume, depth int) bool {
 			}
 		}
 		for _, ref := range s.refs() {
-			if sub := vg.LV(ref); sub != nil && vg.partial(sub, depth+1) {
+			if sub := vg.LV(ref); sub != nil && vg.partial(sub, seen) {
 				return true
 			}
 		}
