@@ -142,12 +142,22 @@ func init() {
 				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
 		{Name: "fsinfo", Usage: "fsinfo [path...]", Short: "describe a filesystem and its journal replay", Args: argPath, Run: runFsinfo, Long: fsinfoHelp},
 		{Name: "lsblk", Usage: "lsblk [-p]", Short: "list disks, partitions and filesystems", Flags: "p", Run: runLsblk,
-			Long: "lsblk shows every disk, its partitions, the filesystem on each (type, label, UUID) and where it is mounted.\n" +
+			Long: "lsblk shows every disk, its partitions, the LVM2 logical volumes on each physical volume,\n" +
+				"the filesystem on each (type, label, UUID) and where it is mounted.\n" +
 				"  -p  show the partitions instead: start, size, partition type, GPT name, PARTUUID, bootable flag"},
+		{Name: "pvs", Usage: "pvs", Short: "list LVM2 physical volumes", Run: runPvs,
+			Long: "pvs lists the LVM2 physical volumes as lvm2's pvs does: device, volume group, format,\n" +
+				"attributes (a allocatable, m missing), size and free space. A PV whose disk was not given\n" +
+				"shows as [unknown]."},
+		{Name: "vgs", Usage: "vgs", Short: "list LVM2 volume groups", Run: runVgs,
+			Long: "vgs lists the LVM2 volume groups as lvm2's vgs does: name, number of PVs, LVs and\n" +
+				"snapshots, attributes (vg_attr; p when a PV is missing), size and free space."},
+		{Name: "lvs", Usage: "lvs [-a]", Short: "list LVM2 logical volumes", Flags: "a", Run: runLvs, Long: lvsHelp},
 		{Name: "disks", Usage: "disks", Short: "list the disks and where they come from", Run: runDisks},
 		{Name: "use", Usage: "use volume", Short: "mount another volume at /", Args: argVolume, Run: runUse,
 			Long: "use mounts the filesystem of a volume at / in place of the current tree. The volume may be\n" +
-				"named as lsblk shows it (sda2, /dev/sda2), by partition number (2, on the first disk),\n" +
+				"named as lsblk shows it (sda2, /dev/sda2, vg0-root), by partition number (2, on the first disk),\n" +
+				"as an LVM2 logical volume (/dev/vg0/root, /dev/mapper/vg0-root, vg0/root),\n" +
 				"by LABEL=name or a label, or by UUID=uuid or a UUID."},
 		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
 	}

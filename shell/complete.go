@@ -93,6 +93,9 @@ func (s *Shell) complete(line string, pos int) (head string, completions []strin
 		var names []string
 		for _, v := range s.volumes() {
 			names = append(names, v.Name)
+			if v.LV != nil {
+				names = append(names, "/dev/"+v.Group.VG.Name+"/"+v.LV.Name)
+			}
 		}
 		return head, prefixed(names, text, ""), tail
 	case argPath:

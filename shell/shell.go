@@ -42,6 +42,7 @@ type Shell struct {
 	code    int    // status given to exit
 	cmds    map[string]*Command
 	ids     *idNames // user and group names from the guest, loaded lazily
+	lvm     lvmState // LVM2 volume groups, assembled lazily
 	cancel  context.CancelFunc
 	mu      sync.Mutex  // guards cancel
 	stopped atomic.Bool // interrupted while running a script

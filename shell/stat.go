@@ -80,5 +80,5 @@ func (s *Shell) deviceOf(name string) (major, minor uint32, blksize int) {
 	if v.blockSize > 0 {
 		blksize = v.blockSize
 	}
-	return 8, uint32(16*v.diskIndex + v.Number), blksize
+	return v.major, v.minor, blksize
 }

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"vmsh/fsread"
+	"vmsh/lvm"
 	"vmsh/partition"
 )
 
@@ -39,13 +40,16 @@ type Volume struct {
 	UUID       string
 	PartUUID   string
 	PartLabel  string
-	PartType   string // partition type name, as fdisk says it
-	PartTypeID string // partition type: GPT type GUID or MBR type byte ("0x83")
-	Bootable   bool   // the partition table marks it bootable
-	Disk       *Disk
+	PartType   string             // partition type name, as fdisk says it
+	PartTypeID string             // partition type: GPT type GUID or MBR type byte ("0x83")
+	Bootable   bool               // the partition table marks it bootable
+	Disk       *Disk              // nil for a logical volume
+	LV         *lvm.LogicalVolume // the logical volume, or nil
+	Group      *lvm.Group         // the LV's volume group, or nil
+
+	major, minor uint32 // Linux's device numbers for it
 
 	r         *io.SectionReader
-	diskIndex int
 	blockSize int
 	fsys      *fsread.FS
 	openErr   error
@@ -65,7 +69,15 @@ func (v *Volume) open(s *Shell) (*fsread.FS, error) {
 		case "":
 			v.openErr = fmt.Errorf("%s: no filesystem found", v.Name)
 		case "LVM2_member":
-			v.openErr = unsupported(v.Name + ": LVM2 physical volume; LVM is not supported yet")
+			var names []string
+			for _, lv := range s.lvsOn(v) {
+				names = append(names, lv.Name)
+			}
+			if len(names) > 0 {
+				v.openErr = fmt.Errorf("%s: LVM2 physical volume holding %s; name one of those", v.Name, strings.Join(names, ", "))
+			} else {
+				v.openErr = fmt.Errorf("%s: LVM2 physical volume; no readable LV on it", v.Name)
+			}
 		case "swap":
 			v.openErr = fmt.Errorf("%s: swap space holds no files", v.Name)
 		default:
@@ -150,7 +162,9 @@ func diskIndex(letters string) int {
 func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
 	d := &Disk{Name: diskName(len(s.disks)), Source: source, Size: size, index: len(s.disks)}
 	s.disks = append(s.disks, d)
-	d.Self = &Volume{Name: d.Name, Size: size, Disk: d, diskIndex: d.index, r: io.NewSectionReader(r, 0, size)}
+	s.lvm.done = false // assemble again with this disk's physical volumes
+	d.Self = &Volume{Name: d.Name, Size: size, Disk: d, r: io.NewSectionReader(r, 0, size),
+		major: 8, minor: uint32(16 * d.index)}
 	t, err := partition.Read(r, size)
 	switch {
 	case errors.Is(err, partition.ErrNoTable):
@@ -173,7 +187,8 @@ func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
 		psize := min(p.Size, size-p.Start)
 		v := &Volume{
 			Name: d.Name + strconv.Itoa(p.Number), Number: p.Number, Start: p.Start, Size: psize,
-			PartUUID: p.UUID, PartLabel: p.Name, PartType: p.TypeName, PartTypeID: p.Type, Bootable: p.Bootable, Disk: d, diskIndex: d.index,
+			PartUUID: p.UUID, PartLabel: p.Name, PartType: p.TypeName, PartTypeID: p.Type, Bootable: p.Bootable, Disk: d,
+			major: 8, minor: uint32(16*d.index + p.Number),
 			r: io.NewSectionReader(r, p.Start, psize),
 		}
 		s.probe(v)
@@ -272,14 +287,15 @@ func cString(b []byte) string {
 	return string(b)
 }
 
-// volumes returns every volume: each disk, then its partitions.
+// volumes returns every volume: each disk, then its partitions, then the
+// logical volumes.
 func (s *Shell) volumes() []*Volume {
 	var vs []*Volume
 	for _, d := range s.disks {
 		vs = append(vs, d.Self)
 		vs = append(vs, d.Parts...)
 	}
-	return vs
+	return append(vs, s.lvVolumes()...)
 }
 
 // findVolume finds the volume a user or an fstab names: sda2, /dev/sda2,
@@ -322,8 +338,11 @@ func (s *Shell) findVolume(spec string) (*Volume, error) {
 			return nil, fmt.Errorf("%s: unknown key %s (UUID, LABEL, PARTUUID or PARTLABEL)", spec, key)
 		}
 	} else {
+		v = s.findLV(spec)
 		name := linuxName(spec)
-		v = find(func(v *Volume) bool { return v.Name == name })
+		if v == nil {
+			v = find(func(v *Volume) bool { return v.Name == name })
+		}
 		if v == nil && len(s.disks) > 0 {
 			if n, err := strconv.Atoi(spec); err == nil {
 				v = find(func(v *Volume) bool { return v.Disk == s.disks[0] && v.Number == n && n > 0 })
@@ -565,14 +584,28 @@ func runLsblk(x *Call) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, sizeString(v.Size), typ,
 			v.FSType, v.Label, v.UUID, strings.Join(s.mountpoints(v), ","))
 	}
-	for _, d := range s.disks {
-		row(d.Name, d.Self, "disk")
-		for i, p := range d.Parts {
+	// children writes the LVs on a physical volume under it, indented
+	// below the branch its parent hangs from.
+	children := func(v *Volume, indent string) {
+		lvs := s.lvsOn(v)
+		for i, lv := range lvs {
 			branch := "├─"
-			if i == len(d.Parts)-1 {
+			if i == len(lvs)-1 {
 				branch = "└─"
 			}
+			row(indent+branch+lv.Name, lv, "lvm")
+		}
+	}
+	for _, d := range s.disks {
+		row(d.Name, d.Self, "disk")
+		children(d.Self, "")
+		for i, p := range d.Parts {
+			branch, indent := "├─", "│ "
+			if i == len(d.Parts)-1 {
+				branch, indent = "└─", "  "
+			}
 			row(branch+p.Name, p, "part")
+			children(p, indent)
 		}
 	}
 	tw.Flush()
