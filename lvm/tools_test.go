@@ -542,6 +542,21 @@ func TestToolsSegmentTypes(t *testing.T) {
 		t.Fatalf("groups %d, warnings %q", len(set.Groups), set.Warnings)
 	}
 	g := set.Groups[0]
+	// lvm2 writes the metadata area and a backup of it in its own words;
+	// both decode alike.
+	e.run("vgcfgbackup", "-f", backup, "vgt")
+	if text, err = os.ReadFile(backup); err != nil {
+		t.Fatal(err)
+	}
+	if bvg, err = ParseVG(text); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := vgSummary(bvg), vgSummary(g.VG); a != b {
+		t.Errorf("vgcfgbackup decodes as\n%s\nthe metadata area as\n%s", a, b)
+	}
+	if !strings.Contains(vgSummary(bvg), "r6 [READ WRITE VISIBLE] raid6_nc") {
+		t.Errorf("backup lacks r6:\n%s", vgSummary(bvg))
+	}
 	compareRows(t, "lvs rows", e.lvsRows("vgt"), ourRows(g))
 	vgs := strings.TrimSpace(e.run("vgs", "--noheadings", "--separator", "|", "-o", "vg_attr,lv_count,snap_count,pv_count,vg_extent_count,vg_free_count", "vgt"))
 	if got := fmt.Sprintf("%s|%d|%d|%d|%d|%d", g.VG.Attr(), g.VG.LVCount(), g.VG.SnapshotCount(), len(g.VG.PVs), g.VG.Extents(), g.VG.FreeExtents()); got != vgs {
@@ -643,4 +658,27 @@ func (e *lvmEnv) expectedLV(g *Group, name string) []byte {
 		}
 	}
 	return lv
+}
+
+// vgSummary prints what ParseVG decoded of a VG, one line per LV segment.
+func vgSummary(vg *VG) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s seqno %d extent %d %v %v %q\n", vg.Name, vg.ID, vg.Seqno, vg.ExtentSize, vg.Status, vg.Flags, vg.Alloc)
+	for _, pv := range vg.PVs {
+		fmt.Fprintf(&b, "%s %s %d %d %d %v %d\n", pv.Name, pv.ID, pv.DevSize, pv.PEStart, pv.PECount, pv.Status, pv.Allocated)
+	}
+	deref := func(p any) string {
+		if s := fmt.Sprintf("%+v", p); s != "<nil>" {
+			return s
+		}
+		return "-"
+	}
+	for _, lv := range vg.LVs {
+		for _, s := range lv.Segments {
+			fmt.Fprintf(&b, "%s %v %s %v %d+%d %d %d %v %s %s %s %s %s\n", lv.Name, lv.Status, s.Type, s.TypeFlags,
+				s.StartExtent, s.ExtentCount, s.StripeCount, s.StripeSize, s.Stripes,
+				deref(s.Mirror), deref(s.RAID), deref(s.ThinPool), deref(s.Thin), deref(s.Snapshot))
+		}
+	}
+	return b.String()
 }
