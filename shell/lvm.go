@@ -55,7 +55,8 @@ func (s *Shell) assembleLVM() {
 			}
 			pv, err := lvm.ReadLabel(v.r, v.Size)
 			if err != nil {
-				s.Warnf("%s: %v", v.Name, err)
+				v.openErr = fmt.Errorf("%s: %w", v.Name, err)
+				s.Warnf("%v", v.openErr)
 				continue
 			}
 			dev := &lvm.Device{Name: "/dev/" + v.Name, R: v.r, Size: v.Size, PV: pv}

@@ -78,8 +78,9 @@ func TestProbeSignatures(t *testing.T) {
 	if ui.out.String() != want {
 		t.Errorf("lsblk:\n%s\nwant:\n%s", ui.out.String(), want)
 	}
-	wantErr := "vmsh: no ext2/3/4 filesystem on these disks; see lsblk\n" +
-		"vmsh: use: sdb: LVM2 physical volume; LVM is not supported yet\n"
+	wantErr := "vmsh: sdb: lvm: label in sector 1 records sector 0 (at byte offset 512)\n" +
+		"vmsh: no ext2/3/4 filesystem on these disks; see lsblk\n" +
+		"vmsh: use: sdb: lvm: label in sector 1 records sector 0 (at byte offset 512)\n"
 	if ui.err.String() != wantErr {
 		t.Errorf("stderr:\n%s\nwant:\n%s", ui.err.String(), wantErr)
 	}
