@@ -126,17 +126,15 @@ func Assemble(devs []*Device) (*Set, error) {
 			case pv.Missing:
 				warn(g, "VG %s: PV %s (UUID %s) is on %s, but the metadata marks it missing; its data is not used", vg.Name, pv.Name, pv.ID, d.Name)
 				claimed[d] = true
-				d = nil
+				continue
 			}
 			if d == nil {
 				pv.Missing = true
-				if !slices.Contains(pv.Flags, "MISSING") {
-					hint := ""
-					if pv.Device != "" {
-						hint = ", last seen as " + pv.Device
-					}
-					warn(g, "VG %s: PV %s (UUID %s%s) is missing", vg.Name, pv.Name, pv.ID, hint)
+				hint := ""
+				if pv.Device != "" {
+					hint = ", last seen as " + pv.Device
 				}
+				warn(g, "VG %s: PV %s (UUID %s%s) is missing", vg.Name, pv.Name, pv.ID, hint)
 				continue
 			}
 			claimed[d] = true

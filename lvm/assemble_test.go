@@ -117,6 +117,9 @@ func TestAssembleOrphansAndDamage(t *testing.T) {
 		t.Errorf("missing %v", m)
 	}
 	hasWarning(t, g.Warnings, "pv1", "on sdb", "marks it missing")
+	if len(g.Warnings) != 2 {
+		t.Errorf("warnings %q, want one for pv1 and one for pv3", g.Warnings)
+	}
 	hasWarning(t, g.Warnings, "pv3", "aaaaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaa3", "/dev/d", "missing")
 	if _, err := g.Open("x"); err == nil || !strings.Contains(err.Error(), "aaaaa1") {
 		t.Errorf("Open(x) = %v", err)
