@@ -1,18 +1,26 @@
-// Package lvm reads LVM2 physical volumes and volume-group metadata in
-// userspace, without device-mapper: the label and physical-volume header in
-// the first sectors of a volume, the metadata-area header, the current
-// metadata text in the area's circular buffer, and the text format that
-// describes a volume group, its physical volumes and its logical volumes'
-// segments.
+// Package lvm reads LVM2 in userspace, without device-mapper.
+//
+// ReadLabel reads what one volume says of itself: the label and
+// physical-volume header in its first sectors, the metadata-area header
+// and the current metadata text in the area's circular buffer. ParseVG
+// parses that text (ParseText is the bare parser) into a volume group, its
+// physical volumes and its logical volumes' segments. Assemble groups the
+// physical volumes found on any number of disks into volume groups by the
+// newest metadata, names the missing ones, and Group.Open turns a logical
+// volume into a Volume, an io.ReaderAt built from its segments: linear and
+// striped areas, mirror and raid images, a thin pool's mappings (ThinPool)
+// and a snapshot's exceptions (COWStore).
 //
 // # Security
 //
-// The volume is untrusted input. Every count, size and offset read from it
-// is checked against the volume's size and against fixed limits before it
-// sizes an allocation or a loop: at most 64 disk areas per list, metadata
-// text at most 64 MiB and read in chunks, text nesting at most 64 deep.
-// Metadata whose checksums do not match, or that maps segments outside their
-// physical volume, gives an error, never a panic or a hang. Nothing here
+// The volumes are untrusted input. Every count, size and offset read from
+// them is checked against the volume's size and against fixed limits before
+// it sizes an allocation or a loop: at most 64 disk areas per list, metadata
+// text at most 64 MiB and read in chunks, text nesting at most 64 deep, LVs
+// stacked on LVs at most 32 deep, loops between LVs refused, thin-pool
+// btrees bounded in depth and cached in a fixed number of nodes. Metadata
+// whose checksums do not match, or that maps segments outside their
+// physical volumes, gives an error, never a panic or a hang. Nothing here
 // writes.
 package lvm
 
