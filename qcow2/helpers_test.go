@@ -1,0 +1,87 @@
+package qcow2
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"testing"
+)
+
+// osFile is a File over an *os.File, as transport would give one.
+type osFile struct {
+	*os.File
+	size int64
+}
+
+func (f osFile) Size() int64 { return f.size }
+
+// openOS is an Opener over the local filesystem.
+func openOS(path string) (File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return osFile{f, fi.Size()}, nil
+}
+
+// openPath opens the image at path with opts; the test closes both the
+// image and its file when it ends.
+func openPath(t testing.TB, path string, opts Options) (*Image, error) {
+	t.Helper()
+	f, err := openOS(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	m, err := Open(f, path, openOS, opts)
+	if err == nil {
+		t.Cleanup(func() { m.Close() })
+	}
+	return m, err
+}
+
+// memFile is a File over bytes.
+type memFile struct {
+	*bytes.Reader
+	closed *int // counts Close calls when not nil
+}
+
+func newMem(b []byte) memFile { return memFile{Reader: bytes.NewReader(b)} }
+func (f memFile) Close() error {
+	if f.closed != nil {
+		*f.closed++
+	}
+	return nil
+}
+
+// digest returns the sha256 of the whole virtual disk, read chunk bytes at
+// a time (the whole disk at once when chunk is 0).
+func digest(t testing.TB, m *Image, chunk int) string {
+	t.Helper()
+	h := sha256.New()
+	if chunk == 0 {
+		chunk = int(m.Size())
+	}
+	buf := make([]byte, chunk)
+	for off := int64(0); off < m.Size(); {
+		n, err := m.ReadAt(buf, off)
+		if err != nil && !(err == io.EOF && off+int64(n) == m.Size()) {
+			t.Fatalf("ReadAt(%d bytes at %#x): %d, %v", len(buf), off, n, err)
+		}
+		h.Write(buf[:n])
+		off += int64(n)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func sha256Of(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
