@@ -1,0 +1,605 @@
+package nbd
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// DefaultTimeout bounds Dial when Options.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Options are what a connection needs beyond its URI. TLS settings are used
+// only for nbds:// and nbds+unix:// URIs.
+type Options struct {
+	// TLSCA names a PEM file of the certificate authorities the server's
+	// certificate must chain to; "" means the system's roots.
+	TLSCA string
+	// TLSCert and TLSKey name PEM files holding a client certificate and
+	// its private key, for servers that check their clients (mutual TLS).
+	// Give both or neither.
+	TLSCert, TLSKey string
+	// TLSInsecure accepts any server certificate. Only for tests and
+	// throwaway setups: it gives up on knowing who the server is.
+	TLSInsecure bool
+	// ServerName is the name the server's certificate must carry. ""
+	// means the URI's tls-hostname, else its host, else "localhost" for
+	// a Unix socket.
+	ServerName string
+	// Timeout bounds connecting and the handshake: zero means
+	// DefaultTimeout, negative no bound but the context's. Reads are
+	// bounded by the context given to ReadAtContext.
+	Timeout time.Duration
+}
+
+// Info describes a connection and its export, as negotiated.
+type Info struct {
+	URI          string // the URI, redacted
+	Export       string // the export name asked for
+	ServerExport string // the server's canonical name for it, if it sent one
+	Description  string // the server's description of the export, if any
+	Size         int64  // bytes
+	Flags        Flags  // transmission flags
+
+	// Block size constraints as the server advertised them (BlockSizes
+	// true), or the protocol's defaults: 1, 4096 and 0xffffffff.
+	MinBlock, PreferredBlock, MaxBlock uint32
+	BlockSizes                         bool
+
+	// MaxRequest is the longest read request this client sends: the
+	// maximum block size, capped at 32 MiB. Longer reads are split.
+	MaxRequest int
+
+	Handshake         string // "fixed newstyle", "newstyle" or "oldstyle"
+	StructuredReplies bool   // NBD_OPT_STRUCTURED_REPLY was agreed
+	TLS               bool
+	TLSVersion        string // "TLS 1.3", ...; "" without TLS
+}
+
+// Conn is a read-only connection to one NBD export. Its methods are safe
+// for concurrent use; many reads are in flight at once on the one
+// connection, each matched to its reply by a cookie.
+//
+// A Conn whose connection fails stays failed: every read returns an error
+// wrapping ErrDisconnected, Done is closed and Err says why. Dial again for
+// a new one.
+type Conn struct {
+	name       string // redacted URI, for errors
+	info       Info
+	raw        net.Conn // the socket
+	nc         net.Conn // raw, or the TLS connection over it
+	br         *bufio.Reader
+	minBlock   int64
+	maxRequest int64
+
+	wlock chan struct{} // held while writing requests
+
+	mu      sync.Mutex
+	pending map[uint64]*request
+	cookie  uint64
+	err     error         // why the connection is unusable; nil while it is usable
+	broken  chan struct{} // closed when err is set
+	closed  bool          // Close was called
+	dead    bool          // raw is closed
+
+	readerDone chan struct{}
+}
+
+// Dial connects to the export named by an NBD URI (see URI), runs the
+// handshake and returns the connection ready for reads.
+//
+// Errors say what failed, naming the URI without its user information.
+// They wrap ErrDisconnected when the server could not be reached or the
+// connection failed during the handshake, so that trying again later may
+// help; a refusal (no such export, TLS required or refused, a certificate
+// that does not verify) does not.
+func Dial(ctx context.Context, uri string, opts Options) (*Conn, error) {
+	u, err := ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	return DialURI(ctx, u, opts)
+}
+
+// DialURI is Dial for a parsed URI.
+func DialURI(ctx context.Context, u URI, opts Options) (*Conn, error) {
+	name := u.Redacted()
+	var tlsConfig *tls.Config
+	if u.TLS {
+		var err error
+		if tlsConfig, err = makeTLSConfig(u, opts); err != nil {
+			return nil, fmt.Errorf("nbd: %s: %w", name, err)
+		}
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	dctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	wrap := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("nbd: %s: %w", name, ctx.Err())
+		}
+		if dctx.Err() != nil {
+			return fmt.Errorf("nbd: %s: %w", name, disconnected(context.DeadlineExceeded, "no answer within %v", timeout))
+		}
+		return fmt.Errorf("nbd: %s: %w", name, err)
+	}
+
+	network, addr := u.Address()
+	var d net.Dialer
+	raw, err := d.DialContext(dctx, network, addr)
+	if err != nil {
+		return nil, wrap(disconnected(err, "connect"))
+	}
+	c, err := handshake(dctx, raw, u, tlsConfig)
+	if err != nil {
+		raw.Close()
+		return nil, wrap(err)
+	}
+	return c, nil
+}
+
+// handshake negotiates on raw and starts the connection's reader. It
+// honours ctx's deadline and cancellation, and leaves raw's deadlines
+// cleared on success.
+func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) (*Conn, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		raw.SetDeadline(dl)
+	}
+	var once sync.Once
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		once.Do(func() { raw.SetDeadline(time.Unix(1, 0)) })
+		close(interrupted)
+	})
+	h := &handshaker{nc: raw, u: u, tlsConfig: tlsConfig}
+	h.info.MinBlock, h.info.PreferredBlock, h.info.MaxBlock = 1, 4096, math.MaxUint32
+	err := h.run(ctx)
+	if !stop() {
+		<-interrupted
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	raw.SetDeadline(time.Time{})
+
+	info := h.info
+	info.URI = u.Redacted()
+	info.Export = u.Export
+	maxReq := int64(defaultMaxRequest)
+	if int64(info.MaxBlock) < maxReq {
+		maxReq = int64(info.MaxBlock)
+	}
+	maxReq -= maxReq % int64(info.MinBlock)
+	info.MaxRequest = int(maxReq)
+	c := &Conn{
+		name:       info.URI,
+		info:       info,
+		raw:        raw,
+		nc:         h.nc,
+		br:         bufio.NewReaderSize(h.nc, 64<<10),
+		minBlock:   int64(info.MinBlock),
+		maxRequest: maxReq,
+		wlock:      make(chan struct{}, 1),
+		pending:    make(map[uint64]*request),
+		broken:     make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	go c.readLoop()
+	return c, nil
+}
+
+// makeTLSConfig builds the client's TLS configuration from the options.
+func makeTLSConfig(u URI, opts Options) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cfg.ServerName = opts.ServerName
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.TLSHostname
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Host
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = "localhost"
+	}
+	if opts.TLSCA != "" {
+		pem, err := os.ReadFile(opts.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TLS CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TLS CA: %s holds no PEM certificate", opts.TLSCA)
+		}
+		cfg.RootCAs = pool
+	}
+	switch {
+	case opts.TLSCert != "" && opts.TLSKey != "":
+		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case opts.TLSCert != "":
+		return nil, errors.New("TLS client certificate given without its key")
+	case opts.TLSKey != "":
+		return nil, errors.New("TLS client key given without its certificate")
+	}
+	cfg.InsecureSkipVerify = opts.TLSInsecure
+	return cfg, nil
+}
+
+// Info returns what was negotiated.
+func (c *Conn) Info() Info { return c.info }
+
+// Size returns the export's size in bytes.
+func (c *Conn) Size() int64 { return c.info.Size }
+
+// Done returns a channel that is closed when the connection can no longer
+// be used: it failed, the server is shutting down, or Close was called.
+func (c *Conn) Done() <-chan struct{} { return c.broken }
+
+// Err returns nil while the connection is usable, and afterwards why it is
+// not: ErrClosed after Close, else an error wrapping ErrDisconnected.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wrapErr(c.err)
+}
+
+// wrapErr adds the URI to a connection error; ErrClosed stays as it is.
+func (c *Conn) wrapErr(err error) error {
+	if err == nil || err == ErrClosed {
+		return err
+	}
+	return fmt.Errorf("nbd: %s: %w", c.name, err)
+}
+
+// Close ends the connection with NBD_CMD_DISC, lets the server finish the
+// reads in flight (for a moment at most), and closes the socket. Reads
+// still waiting then fail with ErrClosed.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	usable := c.err == nil
+	if usable {
+		c.err = ErrClosed
+		close(c.broken)
+	}
+	inflight := len(c.pending)
+	c.mu.Unlock()
+	if usable {
+		if err := c.disconnect(); err == nil && inflight > 0 {
+			// The server answers what it has, then hangs up.
+			t := time.NewTimer(closeGrace)
+			select {
+			case <-c.readerDone:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	c.fail(ErrClosed)
+	<-c.readerDone
+	return nil
+}
+
+// closeGrace is how long Close waits for replies to reads in flight.
+const closeGrace = 2 * time.Second
+
+// disconnect sends NBD_CMD_DISC. Nothing may be sent after it.
+func (c *Conn) disconnect() error {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case c.wlock <- struct{}{}:
+	case <-t.C:
+		return errors.New("timed out")
+	}
+	defer func() { <-c.wlock }()
+	c.mu.Lock()
+	c.cookie++
+	cookie := c.cookie
+	c.mu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err := c.nc.Write(appendRequest(nil, cmdDisc, cookie, 0, 0))
+	return err
+}
+
+// shutdown stops new reads after the server said ESHUTDOWN, and sends
+// NBD_CMD_DISC as the protocol requires; the server then finishes the reads
+// in flight and hangs up.
+func (c *Conn) shutdown(cause error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = disconnected(cause, "the server is shutting down")
+	close(c.broken)
+	c.mu.Unlock()
+	go c.disconnect()
+}
+
+// fail closes the socket and fails every read in flight. The first error
+// given to fail (or shutdown, or Close) is the one every read sees.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+		close(c.broken)
+	}
+	err = c.err
+	reqs := c.pending
+	c.pending = make(map[uint64]*request)
+	dead := c.dead
+	c.dead = true
+	c.mu.Unlock()
+	if !dead {
+		c.raw.Close()
+	}
+	for _, r := range reqs {
+		// The reader may be filling r's buffer: wait for it to let go.
+		// With the socket closed its read ends at once.
+		r.sem <- struct{}{}
+		r.cancelled = true
+		<-r.sem
+		r.err = err
+		close(r.done)
+	}
+}
+
+// appendRequest encodes a request header.
+func appendRequest(b []byte, cmd uint16, cookie, off uint64, length uint32) []byte {
+	b = binary.BigEndian.AppendUint32(b, magicRequest)
+	b = binary.BigEndian.AppendUint16(b, 0) // command flags
+	b = binary.BigEndian.AppendUint16(b, cmd)
+	b = binary.BigEndian.AppendUint64(b, cookie)
+	b = binary.BigEndian.AppendUint64(b, off)
+	return binary.BigEndian.AppendUint32(b, length)
+}
+
+// ReadAt reads len(p) bytes at off, like ReadAtContext with a context that
+// is never cancelled.
+func (c *Conn) ReadAt(p []byte, off int64) (int, error) {
+	return c.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext reads len(p) bytes from the export at offset off. It
+// follows io.ReaderAt: a read that reaches the end of the export returns
+// the bytes before it and io.EOF.
+//
+// A long read is split into requests of at most Info().MaxRequest bytes,
+// all sent at once; a read not aligned to the server's minimum block size
+// reads the aligned blocks around it and copies out the part asked for.
+//
+// Errors: a server's refusal is an *Error (wrapped; errors.As finds it)
+// and leaves the connection usable; an error wrapping ErrDisconnected
+// means the connection is gone. If ctx ends first, ReadAtContext returns
+// ctx.Err() at once; the late reply is read and dropped, p is not written
+// after the return, and the connection stays usable.
+func (c *Conn) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("nbd: %s: read at negative offset %d", c.name, off)
+	}
+	if err := c.Err(); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	size := c.info.Size
+	if off >= size {
+		return 0, io.EOF
+	}
+	want, eof := p, false
+	if int64(len(p)) > size-off {
+		want, eof = p[:size-off], true
+	}
+
+	reqs, copies := c.plan(want, off)
+	if err := c.send(ctx, reqs); err != nil {
+		if err == ctx.Err() {
+			return 0, err
+		}
+		return 0, c.wrapErr(err)
+	}
+	done := ctx.Done()
+	for i, r := range reqs {
+		select {
+		case <-r.done:
+		case <-done:
+			c.abandon(reqs[i:])
+			return 0, ctx.Err()
+		}
+	}
+
+	// Bytes count from the start of p up to the first failed request.
+	n := 0
+	end := uint64(off) + uint64(len(want))
+	for _, r := range reqs {
+		if r.err != nil {
+			if r.err == ErrClosed {
+				return n, r.err
+			}
+			return n, c.wrapErr(r.err)
+		}
+		if hi := min(r.off+uint64(len(r.buf)), end); hi > uint64(off) {
+			n = int(hi - uint64(off))
+		}
+	}
+	for _, cp := range copies {
+		copy(cp.dst, cp.src)
+	}
+	if eof {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// bounce is a copy from a bounce buffer into the caller's buffer, for the
+// unaligned ends of a read.
+type bounce struct{ dst, src []byte }
+
+// plan turns a read of want at off into requests: aligned to the minimum
+// block size, at most maxRequest long. Unaligned ends are read into bounce
+// buffers.
+func (c *Conn) plan(want []byte, off int64) ([]*request, []bounce) {
+	m := c.minBlock
+	start, end := off, off+int64(len(want))
+	if m <= 1 {
+		return c.split(nil, want, start), nil
+	}
+	size := c.info.Size
+	alignDown := func(x int64) int64 { return x - x%m }
+	alignUp := func(x int64) int64 { return min(alignDown(x+m-1), size) }
+	var reqs []*request
+	var copies []bounce
+	// bounceRead reads [lo, hi) into a fresh buffer and copies the part
+	// of it within [start, end) into want.
+	bounceRead := func(lo, hi int64) {
+		buf := make([]byte, hi-lo)
+		reqs = c.split(reqs, buf, lo)
+		a, b := max(lo, start), min(hi, end)
+		copies = append(copies, bounce{dst: want[a-start : b-start], src: buf[a-lo : b-lo]})
+	}
+	aStart, aEnd := alignUp(start), alignDown(end)
+	if aStart >= aEnd {
+		bounceRead(alignDown(start), alignUp(end))
+		return reqs, copies
+	}
+	if start < aStart {
+		bounceRead(alignDown(start), aStart)
+	}
+	reqs = c.split(reqs, want[aStart-start:aEnd-start], aStart)
+	if aEnd < end {
+		bounceRead(aEnd, alignUp(end))
+	}
+	return reqs, copies
+}
+
+// split appends requests reading buf at off, each at most maxRequest long.
+func (c *Conn) split(reqs []*request, buf []byte, off int64) []*request {
+	for len(buf) > 0 {
+		n := min(int64(len(buf)), c.maxRequest)
+		reqs = append(reqs, &request{
+			off:  uint64(off),
+			buf:  buf[:n:n],
+			done: make(chan struct{}),
+			sem:  make(chan struct{}, 1),
+		})
+		buf, off = buf[n:], off+n
+	}
+	return reqs
+}
+
+// send registers the requests and writes them in one go. If ctx ends
+// while the write is blocked, the connection is failed (half a request
+// cannot be taken back).
+func (c *Conn) send(ctx context.Context, reqs []*request) error {
+	select {
+	case c.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.broken:
+		return c.errNow()
+	}
+	defer func() { <-c.wlock }()
+
+	buf := make([]byte, 0, requestSize*len(reqs))
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return c.err
+	}
+	for _, r := range reqs {
+		c.cookie++
+		r.cookie = c.cookie
+		c.pending[r.cookie] = r
+		buf = appendRequest(buf, cmdRead, r.cookie, r.off, uint32(len(r.buf)))
+	}
+	c.mu.Unlock()
+
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			c.nc.SetWriteDeadline(time.Unix(1, 0))
+			close(fired)
+		})
+		defer func() {
+			if !stop() {
+				<-fired
+				c.nc.SetWriteDeadline(time.Time{})
+			}
+		}()
+	}
+	if _, err := c.nc.Write(buf); err != nil {
+		c.fail(disconnected(err, "sending read requests"))
+		return c.errNow()
+	}
+	return nil
+}
+
+func (c *Conn) errNow() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// abandon gives up on requests whose caller went away: their replies will
+// be read and dropped. It returns once the reader no longer writes into
+// their buffers. If the reader is stuck in the middle of one of their
+// replies for longer than cancelGrace, the connection is failed instead.
+func (c *Conn) abandon(reqs []*request) {
+	var t *time.Timer
+	for _, r := range reqs {
+		select {
+		case <-r.done:
+			continue
+		case r.sem <- struct{}{}:
+		default:
+			if t == nil {
+				t = time.NewTimer(cancelGrace)
+				defer t.Stop()
+			}
+			select {
+			case r.sem <- struct{}{}:
+			case <-t.C:
+				c.fail(disconnected(nil, "the server stalled in the middle of a reply to a cancelled read"))
+				r.sem <- struct{}{}
+			}
+		}
+		r.cancelled = true
+		<-r.sem
+	}
+}
+
+// cancelGrace is how long a cancelled read waits for the reader to finish
+// a piece of data it is receiving into the read's buffer.
+const cancelGrace = 2 * time.Second
