@@ -211,12 +211,8 @@ func capitalize(s string) string {
 func (x *Call) cmd() *Command { return x.Shell.cmds[x.Name] }
 
 func runPwd(x *Call) error {
-	ops, err := x.parse(x.cmd())
-	if err != nil {
+	if err := x.noArgs(); err != nil {
 		return err
-	}
-	if len(ops) > 0 {
-		return usagef("too many arguments")
 	}
 	fmt.Fprintln(x.Out, x.Shell.cwd)
 	return nil

@@ -44,9 +44,14 @@ func lvmTable(w io.Writer, head []string, right []bool, rows [][]string) error {
 	return err
 }
 
-// lvmGroups returns the assembled volume groups, or an error when there
-// are no physical volumes at all.
-func (s *Shell) lvmGroups() ([]*lvGroup, error) {
+// lvmGroups checks that pvs, vgs or lvs was given no operands and returns
+// the assembled volume groups, or an error when there are no physical
+// volumes at all.
+func (x *Call) lvmGroups() ([]*lvGroup, error) {
+	if err := x.noArgs(); err != nil {
+		return nil, err
+	}
+	s := x.Shell
 	s.assembleLVM()
 	if len(s.lvm.groups) == 0 && len(s.lvm.orphans) == 0 {
 		return nil, errNoLVM
@@ -64,10 +69,7 @@ func pvName(dev *lvm.Device) string {
 }
 
 func runPvs(x *Call) error {
-	if err := x.noArgs(); err != nil {
-		return err
-	}
-	groups, err := x.Shell.lvmGroups()
+	groups, err := x.lvmGroups()
 	if err != nil {
 		return err
 	}
@@ -93,10 +95,7 @@ func runPvs(x *Call) error {
 }
 
 func runVgs(x *Call) error {
-	if err := x.noArgs(); err != nil {
-		return err
-	}
-	groups, err := x.Shell.lvmGroups()
+	groups, err := x.lvmGroups()
 	if err != nil {
 		return err
 	}
@@ -112,10 +111,7 @@ func runVgs(x *Call) error {
 }
 
 func runLvs(x *Call) error {
-	if err := x.noArgs(); err != nil {
-		return err
-	}
-	groups, err := x.Shell.lvmGroups()
+	groups, err := x.lvmGroups()
 	if err != nil {
 		return err
 	}

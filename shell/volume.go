@@ -561,12 +561,8 @@ func (s *Shell) mountpoints(v *Volume) []string {
 }
 
 func runLsblk(x *Call) error {
-	ops, err := x.parse(x.cmd())
-	if err != nil {
+	if err := x.noArgs(); err != nil {
 		return err
-	}
-	if len(ops) > 0 {
-		return usagef("too many arguments")
 	}
 	s := x.Shell
 	if len(s.disks) == 0 {
@@ -684,12 +680,8 @@ func runUse(x *Call) error {
 
 // disksCommand lists the disks and where they came from.
 func runDisks(x *Call) error {
-	ops, err := x.parse(x.cmd())
-	if err != nil {
+	if err := x.noArgs(); err != nil {
 		return err
-	}
-	if len(ops) > 0 {
-		return usagef("too many arguments")
 	}
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
