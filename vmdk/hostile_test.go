@@ -142,7 +142,11 @@ func TestHostileStream(t *testing.T) {
 			copy(b[g0+markerSize:], short)
 			return b
 		}, "grain 0 inflates to 1000 bytes, want 65536"},
-		{"grain on the footer", func(b []byte) []byte { le.PutUint32(b[gtAt:], 0); le.PutUint32(b[gtAt:], uint32(len(b)/512-2)); return b }, "grain 0"},
+		{"grain on the footer", func(b []byte) []byte {
+			le.PutUint32(b[gtAt:], 0)
+			le.PutUint32(b[gtAt:], uint32(len(b)/512-2))
+			return b
+		}, "grain 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := openErr(tc.patch(bytes.Clone(good)))
