@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
 // FuzzDescriptor parses fuzzed descriptor text and checks that what it
@@ -55,6 +57,9 @@ func FuzzSparse(f *testing.F) {
 		f.Add(buildHosted(small, spec))
 	}
 	f.Add(buildCOWD(small, 4))
+	for _, name := range []string{"sparse", "stream", "child"} {
+		f.Add(tooltest.Gunzip(f, "testdata/"+name+".vmdk.gz"))
+	}
 	f.Add([]byte(descriptorText("custom", "", NoCID, `RW 8 ZERO`, `RW 100 FLAT "f" 1`, `RW 8 SPARSE "f"`)))
 	f.Add([]byte(descriptorText("seSparse", "", NoCID, `RW 512 SESPARSE "f"`)))
 	f.Add(buildSESparse(small, func(g int64) bool { return g%5 == 1 }))

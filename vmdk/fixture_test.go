@@ -1,0 +1,77 @@
+package vmdk
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"vmsh/internal/tooltest"
+)
+
+// TestFixtures reads the images testdata/mkfixtures.sh made with qemu-img
+// and qemu-io, and compares each virtual disk with the sha256 qemu read.
+func TestFixtures(t *testing.T) {
+	m := newMemFS()
+	gz, err := filepath.Glob("testdata/*.vmdk.gz")
+	if err != nil || len(gz) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, name := range gz {
+		m.add(strings.TrimSuffix(name, ".gz"), tooltest.Gunzip(t, name))
+	}
+	f, err := os.Open("testdata/fixtures.sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string]struct {
+		createType, format string
+		extents, depth     int
+	}{
+		"sparse.vmdk": {"monolithicSparse", "hosted sparse", 1, 0},
+		"stream.vmdk": {"streamOptimized", "stream-optimized", 1, 0},
+		"flat.vmdk":   {"monolithicFlat", "flat", 1, 0},
+		"split.vmdk":  {"twoGbMaxExtentSparse", "hosted sparse", 1, 0},
+		"base.vmdk":   {"monolithicSparse", "hosted sparse", 1, 0},
+		"child.vmdk":  {"monolithicSparse", "hosted sparse", 1, 1},
+	}
+	sc := bufio.NewScanner(f)
+	seen := 0
+	for sc.Scan() {
+		sum, name, ok := strings.Cut(sc.Text(), "  ")
+		if !ok {
+			t.Fatalf("fixtures.sha256: bad line %q", sc.Text())
+		}
+		seen++
+		t.Run(name, func(t *testing.T) {
+			im, err := m.openImage(t, filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer im.Close()
+			if got := sha256Of(t, im, im.Size(), 64<<10+512); got != sum {
+				t.Errorf("sha256 %s, qemu read %s", got, sum)
+			}
+			info := im.Info()
+			w := want[name]
+			depth := 0
+			for p := info.Parent; p != nil; p = p.Parent {
+				depth++
+			}
+			if info.CreateType != w.createType || len(info.Extents) != w.extents || info.Extents[0].Format != w.format || depth != w.depth || len(info.Warnings) != 0 {
+				t.Errorf("Info() = %+v", info)
+			}
+			if info.Size != 1<<20+3*512 {
+				t.Errorf("size %d", info.Size)
+			}
+		})
+	}
+	if seen != len(want) {
+		t.Errorf("fixtures.sha256 lists %d images, want %d", seen, len(want))
+	}
+	if m.open != 0 {
+		t.Errorf("%d files left open", m.open)
+	}
+}
