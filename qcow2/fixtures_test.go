@@ -2,6 +2,7 @@ package qcow2
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,28 @@ func TestCorruptBit(t *testing.T) {
 	in := m.Info()
 	if !in.Corrupt || !in.Dirty || len(m.Warnings()) != 1 || !strings.Contains(m.Warnings()[0], "marked corrupt") {
 		t.Errorf("Info %+v, warnings %q", in, m.Warnings())
+	}
+}
+
+// TestFixtureRefused checks that encrypted images (AES, and the header
+// cluster of a LUKS one) and a qcow version 1 image are refused by name.
+func TestFixtureRefused(t *testing.T) {
+	dir := fixtures(t)
+	for _, tc := range []struct {
+		name, want string
+		is         error
+	}{
+		{"aes.qcow2", "encrypted images (AES/LUKS) are not supported (crypt_method 1, AES)", ErrEncrypted},
+		{"luks.qcow2", "encrypted images (AES/LUKS) are not supported (crypt_method 2, LUKS)", ErrEncrypted},
+		{"v1.qcow", "qcow version 1 images are not supported", ErrVersion1},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if !Detect(mustRead(t, p)) {
+			t.Errorf("%s: not detected", tc.name)
+		}
+		_, err := openPath(t, p, Options{})
+		if !errors.Is(err, tc.is) || !errors.Is(err, errors.ErrUnsupported) || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }

@@ -84,8 +84,11 @@ func parseHeader(b []byte, path string) (*header, error) {
 	bad := func(off int64, format string, args ...any) (*header, error) {
 		return nil, &FormatError{Path: path, Off: off, Msg: "header: " + fmt.Sprintf(format, args...)}
 	}
-	if len(b) < 8 || !Detect(b) {
+	if !Detect(b) {
 		return nil, fmt.Errorf("qcow2: %s: %w", path, ErrNotQcow2)
+	}
+	if len(b) < 8 {
+		return bad(0, "file of %d bytes is shorter than the header", len(b))
 	}
 	h := &header{version: be.Uint32(b[4:])}
 	switch h.version {
@@ -190,7 +193,6 @@ type extensions struct {
 	hasDataName   bool
 	crypto        bool
 	features      map[[2]uint8]string // feature name table: {kind, bit} → name
-	unknown       []uint32            // types of unknown extensions, in order
 }
 
 // featureNames names the set bits of a feature bitmap of the given kind,
@@ -264,10 +266,9 @@ func parseExtensions(h *header, b []byte, path string) (*extensions, error) {
 					e.features[[2]uint8{ent[0], ent[1]}] = name
 				}
 			}
-		case extBitmaps:
-			// Dirty bitmaps say which clusters changed; reading ignores them.
 		default:
-			e.unknown = append(e.unknown, typ)
+			// Dirty bitmaps (extBitmaps) say which clusters changed, and
+			// unknown extensions may be ignored: reading needs neither.
 		}
 		// Data is padded to a multiple of 8 bytes.
 		off = start + int((uint64(n)+7)&^7)

@@ -103,8 +103,9 @@ var (
 	// errors.ErrUnsupported.
 	ErrVersion1 error = unsupported("qcow version 1 images are not supported")
 
-	// ErrNotQcow2 means the file does not start with the qcow2 magic.
-	ErrNotQcow2 = errors.New("qcow2: not a qcow2 image (no QFI\\xfb magic)")
+	// ErrNotQcow2 is the error (wrapped, with the image's name) for a file
+	// that does not start with the qcow magic.
+	ErrNotQcow2 = errors.New("not a qcow2 image (no QFI\\xfb magic)")
 )
 
 // magic is the first four bytes of every qcow image.
@@ -189,7 +190,7 @@ func (m *Image) Close() error {
 type Layer struct {
 	Name   string // as the image above it records it
 	Path   string // resolved, as given to the Opener
-	Format string // "qcow2", "raw", or the format OpenFormat was asked for; "" if probed as raw
+	Format string // "qcow2", "raw", or what OpenFormat was asked for; "" when probed and not qcow2
 }
 
 // Info describes an open image.

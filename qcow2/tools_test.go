@@ -587,24 +587,3 @@ func TestQemuSnapshots(t *testing.T) {
 		t.Errorf("missing snapshot: %v", err)
 	}
 }
-
-// TestQemuRefused checks that encrypted and version 1 images are refused by name.
-func TestQemuRefused(t *testing.T) {
-	tooltest.Need(t, "qemu-img")
-	dir := t.TempDir()
-	luks := filepath.Join(dir, "luks.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "--object", "secret,id=s0,data=secret",
-		"-o", "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10", luks, "1M")
-	_, err := openPath(t, luks, Options{})
-	if !errors.Is(err, ErrEncrypted) || !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "encrypted images (AES/LUKS) are not supported") {
-		t.Errorf("LUKS: %v", err)
-	}
-	v1 := filepath.Join(dir, "v1.qcow")
-	run(t, "qemu-img", "create", "-f", "qcow", v1, "1M")
-	if _, err := openPath(t, v1, Options{}); !errors.Is(err, ErrVersion1) || !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("qcow v1: %v", err)
-	}
-	if !Detect(mustRead(t, v1)) || !Detect(mustRead(t, luks)) {
-		t.Error("Detect misses qcow images")
-	}
-}

@@ -9,7 +9,8 @@
 # snapshot dates differ.
 #
 # Writes into OUTDIR, for every file FILE of an image (images and the files
-# they refer to): FILE.gz (gzip -9n), and SHA256SUMS with one line per disk
+# they refer to, and images that must be refused): FILE.gz (gzip -9n), and
+# SHA256SUMS with one line per disk
 # read: "SHA256  IMAGE" for the active state, "SHA256  IMAGE@SNAPSHOT" for an
 # internal snapshot, where SHA256 is that of `qemu-img convert -O raw` (for a
 # snapshot: of a copy reverted with `qemu-img snapshot -a`).
@@ -91,6 +92,24 @@ for s in one two; do
 	sums+=("$(sum reverted.qcow2)  snap.qcow2@$s")
 	rm reverted.qcow2
 done
+
+# Images that are refused: encrypted with AES and with LUKS (only the header
+# cluster is kept, which is all that is read), and qcow version 1.
+qemu-img create -q -f qcow2 --object secret,id=s0,data=secret \
+	-o encrypt.format=aes,encrypt.key-secret=s0 aes.qcow2 1M
+for try in 1 2 3 4 5; do
+	# qemu-img times its key derivation, which fails now and then on a busy
+	# machine ("Unable to get accurate CPU usage").
+	if qemu-img create -q -f qcow2 --object secret,id=s0,data=secret \
+		-o encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 luks-full.qcow2 1M; then
+		break
+	fi
+	[ $try -lt 5 ] || exit 1
+done
+head -c 65536 luks-full.qcow2 >luks.qcow2
+rm luks-full.qcow2
+qemu-img create -q -f qcow v1.qcow 1M
+gzip -9n <v1.qcow >"$out/v1.qcow.gz"
 
 rm src.raw
 for f in *.qcow2 *.raw; do
