@@ -4,7 +4,11 @@
 // depth, an external data file, and internal snapshots. The format is the
 // one qemu's docs/interop/qcow2.txt describes.
 //
-// Open returns an *Image, the virtual disk as an io.ReaderAt. Encrypted
+// Open returns an *Image, the virtual disk as an io.ReaderAt. The files an
+// image refers to, a backing file or an external data file, are named
+// relative to the image's directory and opened through an Opener the
+// caller gives; formats other than qcow2 and raw for a backing file come
+// from a hook, Options.OpenFormat. Encrypted
 // images (AES or LUKS) and qcow version 1 images are refused with errors
 // wrapping errors.ErrUnsupported; so are incompatible features this
 // package does not know, named as the image's feature name table names them.
@@ -51,7 +55,9 @@ type Opener func(path string) (File, error)
 type Options struct {
 	// Snapshot names the internal snapshot to read, by id or by name (an
 	// id is tried first); "" reads the image's active state. It applies to
-	// the top image only, never to its backing files.
+	// the top image only, never to its backing files. The disk then has
+	// the size it had when the snapshot was taken, as `qemu-img snapshot
+	// -a` restores it.
 	Snapshot string
 
 	// MaxChainDepth bounds the number of backing files below the top
@@ -118,6 +124,12 @@ func Detect(head []byte) bool {
 }
 
 // Image is a qcow2 virtual disk. ReadAt is safe for concurrent use.
+//
+// A read maps guest clusters through the L1 and L2 tables and reads runs
+// of clusters stored back to back with one ReadAt of the underlying file,
+// and runs of unallocated clusters with one ReadAt of the backing file. L2
+// tables (up to 32 MiB of them) and decompressed clusters read in part (up
+// to 8 MiB) are cached, in caches shared by the whole backing chain.
 type Image struct {
 	f        File // the qcow2 file: header, tables, and data unless external
 	data     File // where guest clusters are: f, or the external data file
@@ -201,7 +213,7 @@ type Info struct {
 	Compression  string // "zlib" (deflate) or "zstd"
 	ExtendedL2   bool   // L2 entries with 32 subclusters each
 	Subclusters  int    // subclusters per cluster: 32 with extended L2 entries, else 1
-	RefcountBits int
+	RefcountBits int    // width of a reference count (never read)
 
 	Dirty   bool // refcounts may be stale (harmless for reading)
 	Corrupt bool // qemu marked the image corrupt; see Warnings

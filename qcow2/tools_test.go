@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"vmsh/fsread"
 	"vmsh/internal/tooltest"
 )
 
@@ -585,5 +587,49 @@ func TestQemuSnapshots(t *testing.T) {
 	check(t, img, Options{Snapshot: "second"}, oracle(t, img, "-l", "snapshot.name=second"))
 	if _, err := openPath(t, img, Options{Snapshot: "third"}); err == nil || !strings.Contains(err.Error(), `"third"`) {
 		t.Errorf("missing snapshot: %v", err)
+	}
+}
+
+// TestQemuFilesystem reads the files of an ext4 filesystem made by mke2fs,
+// through a compressed qcow2 image under an empty overlay, with fsread.
+func TestQemuFilesystem(t *testing.T) {
+	tooltest.Need(t, "qemu-img", "mke2fs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files := map[string][]byte{
+		"hello.txt":      []byte("hello from inside a qcow2 image\n"),
+		"dir/random.bin": make([]byte, 700<<10),
+		"dir/text.txt":   bytes.Repeat([]byte("a line of text that compresses well\n"), 20000),
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := range files["dir/random.bin"] {
+		files["dir/random.bin"][i] = byte(r.Uint32())
+	}
+	for name, b := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := filepath.Join(dir, "fs.raw")
+	run(t, "mke2fs", "-q", "-t", "ext4", "-d", src, raw, "8M")
+	base := filepath.Join(dir, "fs.qcow2")
+	run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "compression_type=zstd,cluster_size=16k", raw, base)
+	top := filepath.Join(dir, "top.qcow2")
+	run(t, "qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on", "-b", "fs.qcow2", "-F", "qcow2", top)
+	m, err := openPath(t, top, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fsread.Open(m, m.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range files {
+		got, err := fs.ReadFile(fsys, name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes, %v; want %d bytes", name, len(got), err, len(want))
+		}
 	}
 }
