@@ -538,3 +538,21 @@ func TestCraftedSnapshot(t *testing.T) {
 		t.Errorf("data in a snapshot's L1 table: %v", err)
 	}
 }
+
+func TestResolve(t *testing.T) {
+	for _, tc := range []struct{ path, name, want string }{
+		{"img.qcow2", "base.qcow2", "base.qcow2"},
+		{"dir/img.qcow2", "base.qcow2", "dir/base.qcow2"},
+		{"dir/img.qcow2", "../other/base.qcow2", "other/base.qcow2"},
+		{"/a/b/img.qcow2", "./c/../base.raw", "/a/b/base.raw"},
+		{"/a/b/img.qcow2", "/abs//base.qcow2", "/abs/base.qcow2"},
+		{"/a/b/img.qcow2", "nbd://host:10809/export", "nbd://host:10809/export"},
+		{"/a/b/img.qcow2", "nbd+unix:///e?socket=/s", "nbd+unix:///e?socket=/s"},
+		{"/a/b/img.qcow2", "dir/x://y", "/a/b/dir/x:/y"},
+		{"", "base.qcow2", "base.qcow2"},
+	} {
+		if got := resolve(tc.path, tc.name); got != tc.want {
+			t.Errorf("resolve(%q, %q) = %q, want %q", tc.path, tc.name, got, tc.want)
+		}
+	}
+}

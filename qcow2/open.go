@@ -68,11 +68,33 @@ func (c *chain) visit(path string) (loop bool) {
 }
 
 // resolve returns the path of the file named name by the image at path.
+// A URL ("nbd://host/export") is passed on as it is.
 func resolve(path, name string) string {
-	if filepath.IsAbs(name) {
+	switch {
+	case isURL(name):
+		return name
+	case filepath.IsAbs(name):
 		return filepath.Clean(name)
 	}
 	return filepath.Join(filepath.Dir(path), name)
+}
+
+// isURL reports whether name starts with a URL scheme and "://": a letter
+// followed by letters, digits, '+', '-' or '.'.
+func isURL(name string) bool {
+	scheme, _, ok := strings.Cut(name, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i, c := range scheme {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // openImage opens one qcow2 image of the chain, depth levels below the top,

@@ -46,7 +46,8 @@ type File interface {
 
 // Opener opens, read-only, a file that an image refers to: a backing file
 // or an external data file. Open resolves a relative name against the
-// directory of the image that names it, so path is the resolved path.
+// directory of the image that names it, so path is the resolved path; a
+// name that is a URL ("nbd://host/export") is passed on unchanged.
 type Opener func(path string) (File, error)
 
 // Options adjust how an image is opened. The zero value reads the active
