@@ -56,8 +56,9 @@ type Info struct {
 	MinBlock, PreferredBlock, MaxBlock uint32
 	BlockSizes                         bool
 
-	// MaxRequest is the longest read request this client sends: the
-	// maximum block size, capped at 32 MiB. Longer reads are split.
+	// MaxRequest is the longest read request this client sends: 4 MiB,
+	// or the server's maximum block size if that is smaller. Longer reads
+	// are split into requests this long, several in flight at once.
 	MaxRequest int
 
 	Handshake         string // "fixed newstyle", "newstyle" or "oldstyle"
@@ -82,7 +83,8 @@ type Conn struct {
 	minBlock   int64
 	maxRequest int64
 
-	wlock chan struct{} // held while writing requests
+	wlock  chan struct{} // held while writing requests
+	window int           // requests of one read in flight at most
 
 	mu      sync.Mutex
 	pending map[uint64]*request
@@ -185,7 +187,7 @@ func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) 
 	info := h.info
 	info.URI = u.Redacted()
 	info.Export = u.Export
-	maxReq := int64(defaultMaxRequest)
+	maxReq := int64(maxRequestSize)
 	if int64(info.MaxBlock) < maxReq {
 		maxReq = int64(info.MaxBlock)
 	}
@@ -199,6 +201,7 @@ func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) 
 		br:         bufio.NewReaderSize(h.nc, 64<<10),
 		minBlock:   int64(info.MinBlock),
 		maxRequest: maxReq,
+		window:     defaultWindow,
 		wlock:      make(chan struct{}, 1),
 		pending:    make(map[uint64]*request),
 		broken:     make(chan struct{}),
@@ -368,7 +371,7 @@ func (c *Conn) fail(err error) {
 		r.cancelled = true
 		<-r.sem
 		r.err = err
-		close(r.done)
+		r.call <- r
 	}
 }
 
@@ -393,7 +396,7 @@ func (c *Conn) ReadAt(p []byte, off int64) (int, error) {
 // the bytes before it and io.EOF.
 //
 // A long read is split into requests of at most Info().MaxRequest bytes,
-// all sent at once; a read not aligned to the server's minimum block size
+// up to 16 of them in flight at once; a read not aligned to the server's minimum block size
 // reads the aligned blocks around it and copies out the part asked for.
 //
 // Errors: a server's refusal is an *Error (wrapped; errors.As finds it)
@@ -424,38 +427,22 @@ func (c *Conn) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	}
 
 	reqs, copies := c.plan(want, off)
-	if err := c.send(ctx, reqs); err != nil {
-		if err == ctx.Err() {
-			return 0, err
-		}
-		return 0, c.wrapErr(err)
+	failed, err := c.run(ctx, reqs)
+	if err != nil && (err == ctx.Err() || err == ErrClosed) {
+		return 0, err
 	}
-	done := ctx.Done()
-	for i, r := range reqs {
-		select {
-		case <-r.done:
-		case <-done:
-			c.abandon(reqs[i:])
-			return 0, ctx.Err()
-		}
-	}
-
 	// Bytes count from the start of p up to the first failed request.
-	n := 0
-	end := uint64(off) + uint64(len(want))
-	for _, r := range reqs {
-		if r.err != nil {
-			if r.err == ErrClosed {
-				return n, r.err
-			}
-			return n, c.wrapErr(r.err)
-		}
-		if hi := min(r.off+uint64(len(r.buf)), end); hi > uint64(off) {
-			n = int(hi - uint64(off))
-		}
+	n := len(want)
+	if err != nil {
+		n = int(min(max(int64(reqs[failed].off)-off, 0), int64(len(want))))
 	}
 	for _, cp := range copies {
-		copy(cp.dst, cp.src)
+		if cp.at+len(cp.dst) <= n {
+			copy(cp.dst, cp.src)
+		}
+	}
+	if err != nil {
+		return n, c.wrapErr(err)
 	}
 	if eof {
 		return n, io.EOF
@@ -463,9 +450,60 @@ func (c *Conn) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	return n, nil
 }
 
+// run sends the requests, keeping at most c.window of them in flight (enough
+// to keep the server and the socket busy, few enough not to swamp it), and
+// waits for them. If one fails, or ctx ends, it stops: it abandons the
+// requests in flight and returns the index of the first request, in order,
+// that did not succeed, and the error. Otherwise it returns len(reqs), nil.
+func (c *Conn) run(ctx context.Context, reqs []*request) (int, error) {
+	call := make(chan *request, len(reqs))
+	for _, r := range reqs {
+		r.call = call
+	}
+	sent, inflight := 0, 0
+	done := ctx.Done()
+	var err error
+wait:
+	for completed := 0; completed < len(reqs); {
+		if k := min(sent+c.window-inflight, len(reqs)); k > sent {
+			if err = c.send(ctx, reqs[sent:k]); err != nil {
+				break
+			}
+			inflight += k - sent
+			sent = k
+		}
+		select {
+		case r := <-call:
+			inflight--
+			completed++
+			if r.err != nil {
+				err = r.err
+				break wait
+			}
+			r.ok = true
+		case <-done:
+			err = ctx.Err()
+			break wait
+		}
+	}
+	if err == nil {
+		return len(reqs), nil
+	}
+	c.abandon(reqs[:sent])
+	for i, r := range reqs {
+		if !r.ok {
+			return i, err
+		}
+	}
+	return len(reqs), err
+}
+
 // bounce is a copy from a bounce buffer into the caller's buffer, for the
 // unaligned ends of a read.
-type bounce struct{ dst, src []byte }
+type bounce struct {
+	at       int // where dst starts in the read's buffer
+	dst, src []byte
+}
 
 // plan turns a read of want at off into requests: aligned to the minimum
 // block size, at most maxRequest long. Unaligned ends are read into bounce
@@ -487,7 +525,7 @@ func (c *Conn) plan(want []byte, off int64) ([]*request, []bounce) {
 		buf := make([]byte, hi-lo)
 		reqs = c.split(reqs, buf, lo)
 		a, b := max(lo, start), min(hi, end)
-		copies = append(copies, bounce{dst: want[a-start : b-start], src: buf[a-lo : b-lo]})
+		copies = append(copies, bounce{at: int(a - start), dst: want[a-start : b-start], src: buf[a-lo : b-lo]})
 	}
 	aStart, aEnd := alignUp(start), alignDown(end)
 	if aStart >= aEnd {
@@ -509,10 +547,9 @@ func (c *Conn) split(reqs []*request, buf []byte, off int64) []*request {
 	for len(buf) > 0 {
 		n := min(int64(len(buf)), c.maxRequest)
 		reqs = append(reqs, &request{
-			off:  uint64(off),
-			buf:  buf[:n:n],
-			done: make(chan struct{}),
-			sem:  make(chan struct{}, 1),
+			off: uint64(off),
+			buf: buf[:n:n],
+			sem: make(chan struct{}, 1),
 		})
 		buf, off = buf[n:], off+n
 	}
@@ -532,7 +569,7 @@ func (c *Conn) send(ctx context.Context, reqs []*request) error {
 	}
 	defer func() { <-c.wlock }()
 
-	buf := make([]byte, 0, requestSize*len(reqs))
+	buf := make([]byte, 0, requestHeaderSize*len(reqs))
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -572,16 +609,14 @@ func (c *Conn) errNow() error {
 	return c.err
 }
 
-// abandon gives up on requests whose caller went away: their replies will
+// abandon gives up on requests whose caller goes away: their replies will
 // be read and dropped. It returns once the reader no longer writes into
-// their buffers. If the reader is stuck in the middle of one of their
-// replies for longer than cancelGrace, the connection is failed instead.
+// their buffers. If the reader is stuck in the middle of a reply to one of
+// them for longer than cancelGrace, the connection is failed instead.
 func (c *Conn) abandon(reqs []*request) {
 	var t *time.Timer
 	for _, r := range reqs {
 		select {
-		case <-r.done:
-			continue
 		case r.sem <- struct{}{}:
 		default:
 			if t == nil {
@@ -603,3 +638,6 @@ func (c *Conn) abandon(reqs []*request) {
 // cancelGrace is how long a cancelled read waits for the reader to finish
 // a piece of data it is receiving into the read's buffer.
 const cancelGrace = 2 * time.Second
+
+// defaultWindow is how many requests of one read are in flight at most.
+const defaultWindow = 16

@@ -27,8 +27,8 @@
 // flight at once on one connection; one goroutine reads the replies and
 // matches them to their requests by cookie, receiving the data straight
 // into the callers' buffers. Reads honour the server's block size
-// constraints: split at the maximum block size (and at 32 MiB whatever the
-// server says), widened to the minimum block size through a bounce buffer
+// constraints: split at the maximum block size (and at 4 MiB whatever the
+// server says, up to 16 such requests of one read in flight), widened to the minimum block size through a bounce buffer
 // when unaligned. Structured replies may carry data, holes (read as
 // zeroes) and errors in any order.
 //

@@ -82,7 +82,7 @@ const (
 
 // Sizes of fixed messages.
 const (
-	requestSize          = 28
+	requestHeaderSize    = 28
 	simpleReplySize      = 16
 	structuredHeaderSize = 20
 )
@@ -99,10 +99,11 @@ const (
 	maxErrorChunk = 6 + maxString + 8 + 1024
 	// maxMinBlock is the largest minimum block size the protocol allows.
 	maxMinBlock = 64 << 10
-	// defaultMaxRequest caps every read request, whatever the server
-	// advertises: it is the largest request the protocol says servers
-	// must accept, and it bounds a single reply.
-	defaultMaxRequest = 32 << 20
+	// maxRequestSize caps every read request, whatever the server
+	// advertises (the protocol has servers accept up to 32 MiB): longer
+	// reads are split into requests of this size, several in flight,
+	// which keeps the server and the socket busier than a few huge ones.
+	maxRequestSize = 4 << 20
 )
 
 // Flags is an export's transmission flags as the server sent them.

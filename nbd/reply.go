@@ -12,8 +12,11 @@ type request struct {
 	cookie uint64
 	off    uint64 // export offset of buf[0]
 	buf    []byte // where the data goes; never empty
-	done   chan struct{}
-	err    error // the result, set before done is closed
+
+	// call receives the request when it completes, with err set.
+	call chan<- *request
+	err  error
+	ok   bool // completed without error, as the caller saw
 
 	// sem is held by the reader while it writes into buf, and by anyone
 	// setting cancelled; once cancelled is set, buf is never written.
@@ -275,7 +278,7 @@ func (c *Conn) finish(r *request, err error) {
 	}
 	delete(c.pending, r.cookie)
 	r.err = err
-	close(r.done)
+	r.call <- r
 }
 
 // readErr describes a failed read from the server. atBoundary says whether
