@@ -180,8 +180,8 @@ func testDisk(size int, seed uint64) []byte {
 		switch rng.IntN(5) {
 		case 0, 1: // zeros: holes
 		case 2:
-			for i := range n {
-				b[off+i] = byte(rng.Uint32())
+			for i := 0; i < n; i += 8 {
+				le.PutUint64(b[off+i:], rng.Uint64()) // n is a multiple of 512
 			}
 		case 3:
 			line := fmt.Sprintf("sector text at %d ", off)
