@@ -7,8 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // checkReads reads c in several ways and compares with want: the whole
@@ -140,4 +145,190 @@ func TestNbdkitContext(t *testing.T) {
 		t.Fatalf("ReadAtContext(cancelled) = %v", err)
 	}
 	checkReads(t, c, want)
+}
+
+// TestNbdkitBlockSize serves an export that refuses requests not aligned
+// to 4 KiB or longer than 64 KiB: reads at any offset and of any length
+// must be widened and split to fit.
+func TestNbdkitBlockSize(t *testing.T) {
+	want := pattern(1<<20, 4)
+	file := writeFile(t, "disk.img", want)
+	s := startNbdkit(t, true, []string{"-r", "--filter=blocksize-policy"}, "file", file,
+		"blocksize-minimum=4096", "blocksize-preferred=8192", "blocksize-maximum=65536", "blocksize-error-policy=error")
+	c := dial(t, s.exportURI("", false), Options{})
+	info := c.Info()
+	if !info.BlockSizes || info.MinBlock != 4096 || info.PreferredBlock != 8192 || info.MaxBlock != 65536 || info.MaxRequest != 65536 {
+		t.Fatalf("Info() = %+v", info)
+	}
+	for _, r := range []struct{ off, n int }{{1, 1}, {4095, 2}, {4096, 4096}, {100, 200000}, {5000, 8192}, {0, 65536*3 + 1}} {
+		b := make([]byte, r.n)
+		if n, err := c.ReadAt(b, int64(r.off)); n != r.n || err != nil {
+			t.Fatalf("ReadAt(%d bytes at %d) = %d, %v", r.n, r.off, n, err)
+		}
+		if !bytes.Equal(b, want[r.off:r.off+r.n]) {
+			t.Fatalf("ReadAt(%d bytes at %d): wrong bytes", r.n, r.off)
+		}
+	}
+	checkReads(t, c, want)
+}
+
+// TestNbdkitHandshakes connects to nbdkit speaking the oldstyle and the
+// original newstyle handshakes.
+func TestNbdkitHandshakes(t *testing.T) {
+	want := pattern(256<<10, 5)
+	file := writeFile(t, "disk.img", want)
+	for _, tt := range []struct{ flag, handshake string }{
+		{"--oldstyle", "oldstyle"},
+		{"--newstyle", "fixed newstyle"},
+	} {
+		t.Run(tt.handshake, func(t *testing.T) {
+			s := startNbdkit(t, false, []string{"-r", tt.flag}, "file", file)
+			c := dial(t, s.exportURI("", false), Options{})
+			if info := c.Info(); info.Handshake != tt.handshake {
+				t.Fatalf("handshake %q, want %q", info.Handshake, tt.handshake)
+			}
+			checkReads(t, c, want)
+			if tt.handshake == "oldstyle" {
+				if _, err := Dial(context.Background(), s.exportURI("named", false), Options{}); err == nil || !strings.Contains(err.Error(), "no export names") {
+					t.Fatalf("Dial with an export name to an oldstyle server: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestNbdkitErrors injects read errors with nbdkit's error filter: each
+// read fails with an *Error naming the errno and the offset, and the
+// connection stays usable once the errors stop.
+func TestNbdkitErrors(t *testing.T) {
+	want := pattern(1<<20, 6)
+	file := writeFile(t, "disk.img", want)
+	for _, sr := range []bool{true, false} {
+		t.Run(map[bool]string{true: "structured", false: "simple"}[sr], func(t *testing.T) {
+			trigger := filepath.Join(t.TempDir(), "inject")
+			flags := []string{"-r", "--filter=error"}
+			if !sr {
+				flags = append(flags, "--no-sr")
+			}
+			s := startNbdkit(t, true, flags, "file", file, "error=EIO", "error-pread-rate=100%", "error-pread-file="+trigger)
+			c := dial(t, s.exportURI("", false), Options{})
+			b := make([]byte, 10000)
+			if _, err := c.ReadAt(b, 12345); err != nil {
+				t.Fatalf("ReadAt before errors: %v", err)
+			}
+			if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n, err := c.ReadAt(b, 12345)
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("ReadAt = %d, %v; want an *Error", n, err)
+			}
+			if e.Errno != 5 || e.Off != 12345 || e.Op != "read" || !errors.Is(err, syscall.EIO) || errors.Is(err, ErrDisconnected) {
+				t.Fatalf("ReadAt: %#v (%v)", e, err)
+			}
+			if !strings.Contains(err.Error(), "EIO") || !strings.Contains(err.Error(), "offset 12345") || !strings.HasPrefix(err.Error(), "nbd: nbd+unix://") {
+				t.Fatalf("error text %q", err)
+			}
+			// A long read fails at its first request.
+			big := make([]byte, 9<<20)
+			if n, err := c.ReadAt(big, 0); n != 0 || !errors.As(err, &e) {
+				t.Fatalf("ReadAt(9 MiB) = %d, %v", n, err)
+			}
+			if err := os.Remove(trigger); err != nil {
+				t.Fatal(err)
+			}
+			if c.Err() != nil {
+				t.Fatalf("Err() = %v after server errors", c.Err())
+			}
+			checkReads(t, c, want)
+		})
+	}
+}
+
+// TestNbdkitShutdown: a server that answers ESHUTDOWN is going away; the
+// read fails with an *Error that also reads as ErrDisconnected, and the
+// connection ends.
+func TestNbdkitShutdown(t *testing.T) {
+	file := writeFile(t, "disk.img", pattern(64<<10, 7))
+	s := startNbdkit(t, true, []string{"-r", "--filter=error"}, "file", file, "error=ESHUTDOWN", "error-pread-rate=100%")
+	c := dial(t, s.exportURI("", false), Options{})
+	_, err := c.ReadAt(make([]byte, 512), 0)
+	var e *Error
+	if !errors.As(err, &e) || e.Errno != 108 || !errors.Is(err, ErrDisconnected) || !errors.Is(err, syscall.ESHUTDOWN) {
+		t.Fatalf("ReadAt = %v", err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed after ESHUTDOWN")
+	}
+	if _, err := c.ReadAt(make([]byte, 512), 0); !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("ReadAt after ESHUTDOWN = %v", err)
+	}
+}
+
+// TestNbdkitCancel cancels reads the server is slow to answer: they return
+// ctx.Err() at once, and the connection stays usable, the late replies
+// dropped.
+func TestNbdkitCancel(t *testing.T) {
+	want := pattern(1<<20, 8)
+	file := writeFile(t, "disk.img", want)
+	s := startNbdkit(t, true, []string{"-r", "--filter=delay"}, "file", file, "rdelay=300ms")
+	c := dial(t, s.exportURI("", false), Options{})
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		b := make([]byte, 9<<20)
+		start := time.Now()
+		n, err := c.ReadAtContext(ctx, b, 0)
+		cancel()
+		if n != 0 || err != context.DeadlineExceeded {
+			t.Fatalf("ReadAtContext = %d, %v; want 0, DeadlineExceeded", n, err)
+		}
+		if d := time.Since(start); d > 250*time.Millisecond {
+			t.Fatalf("cancelled read took %v", d)
+		}
+		// The buffer is the caller's again: nothing writes into it.
+		clear(b)
+	}
+	b := make([]byte, 100000)
+	if n, err := c.ReadAt(b, 4321); n != len(b) || err != nil || !bytes.Equal(b, want[4321:4321+len(b)]) {
+		t.Fatalf("ReadAt after cancelled reads = %d, %v", n, err)
+	}
+	if c.Err() != nil {
+		t.Fatal(c.Err())
+	}
+}
+
+// TestNbdkitKilled kills the server while reads wait for it: they fail
+// with ErrDisconnected, and so does every read after.
+func TestNbdkitKilled(t *testing.T) {
+	file := writeFile(t, "disk.img", pattern(1<<20, 9))
+	s := startNbdkit(t, false, []string{"-r", "--filter=delay"}, "file", file, "rdelay=10")
+	c := dial(t, s.exportURI("", false), Options{})
+	errc := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			_, err := c.ReadAt(make([]byte, 3<<20), int64(i)*1000)
+			errc <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	s.kill()
+	for range 4 {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrDisconnected) {
+				t.Fatalf("ReadAt while the server died = %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("ReadAt hangs after the server died")
+		}
+	}
+	if _, err := c.ReadAt(make([]byte, 10), 0); !errors.Is(err, ErrDisconnected) || !errors.Is(c.Err(), ErrDisconnected) {
+		t.Fatalf("ReadAt after the server died = %v; Err() = %v", err, c.Err())
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
