@@ -16,6 +16,9 @@ type caches struct {
 	tables lru // grain tables, raw, by extent and table index
 	grains lru // inflated grains, by extent and grain index
 	nextID atomic.Uint64
+	// gdEntries counts the grain directory entries all extents hold;
+	// written only while the image is opened.
+	gdEntries int64
 }
 
 func newCaches() *caches {

@@ -319,3 +319,38 @@ func TestTruncations(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryBudget checks that a descriptor naming one sparse file many
+// times cannot make the reader hold its grain directory as often.
+func TestDirectoryBudget(t *testing.T) {
+	const sectors = 1 << 22 // one grain table of one grain per sector
+	h := hostedHeaderBytes(hostedHeader{version: 1, capacity: sectors, grainSize: 1, gtes: 1, gdOff: 1})
+	img := append(h, make([]byte, sectors*4)...) // every table unallocated
+	m := newMemFS()
+	m.add("big.vmdk", img)
+	lines := make([]string, 5)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`RW %d SPARSE "big.vmdk"`, sectors)
+	}
+	m.add("d.vmdk", []byte(descriptorText("custom", "", NoCID, lines[:4]...)))
+	im, err := m.openImage(t, "d.vmdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.Close()
+	m.add("d.vmdk", []byte(descriptorText("custom", "", NoCID, lines...)))
+	if _, err := m.openImage(t, "d.vmdk"); err == nil || !strings.Contains(err.Error(), "hold more than 16777216 entries") {
+		t.Errorf("five directories of 2^22 entries: %v", err)
+	}
+	if m.open != 0 {
+		t.Errorf("%d files left open", m.open)
+	}
+}
+
+func TestSESparseAlone(t *testing.T) {
+	se := buildSESparse(testDisk(64<<10, 35), nil)
+	_, err := Open(newMemFile(se), "x-sesparse.vmdk", nil, Options{})
+	if err == nil || !strings.Contains(err.Error(), "x-sesparse.vmdk is an seSparse extent: open the descriptor that names it") {
+		t.Errorf("seSparse extent opened alone: %v", err)
+	}
+}

@@ -182,6 +182,10 @@ func (o *opening) image(f File, path string) (_ *Image, err error) {
 		}
 		o.single(im, f, path, sp, nil, "vmfsSparse")
 	default:
+		var se [8]byte
+		if readFull(f, path, fsize, se[:], 0) == nil && le.Uint64(se[:]) == seConstMagic {
+			return nil, fmt.Errorf("vmdk: %s is an seSparse extent: open the descriptor that names it", path)
+		}
 		if fsize > maxDescriptor {
 			return nil, fmt.Errorf("vmdk: %s: not a VMDK: no sparse extent magic, and %d bytes are too many for a descriptor", path, fsize)
 		}
@@ -421,6 +425,9 @@ func (o *opening) parent(im *Image, desc *Descriptor) error {
 	}
 	im.parent = p
 	info := p.Info()
+	if p.size != im.size {
+		im.info.Warnings = append(im.info.Warnings, fmt.Sprintf("%s: its parent %s is %d bytes, not %d: beyond the parent's end, grains this disk does not hold read as zeros", im.path, path, p.size, im.size))
+	}
 	if desc.ParentCID != info.CID {
 		im.info.Warnings = append(im.info.Warnings, fmt.Sprintf("%s: parentCID %08x is not the CID %08x of its parent %s: the parent changed after this disk was made", im.path, desc.ParentCID, info.CID, path))
 	}

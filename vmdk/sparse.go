@@ -49,6 +49,10 @@ const (
 	cowdGTEs         = 4096
 	cowdHeaderSize   = 2048
 	maxGDEntries     = 1 << 22 // grain tables per extent (32 MiB of directory)
+	// maxChainGDEntries bounds the directories of all the extents of an
+	// image and its parents together, however often a descriptor names
+	// the same file: 2^24 grain tables cover 512 TiB in grains of 64 KiB.
+	maxChainGDEntries = 1 << 24
 
 	seConstMagic    = 0xcafebabe
 	seVolatileMagic = 0xcafecafe
@@ -425,6 +429,10 @@ func newSESparse(f File, name string, fsize int64, c *caches) (*sparse, error) {
 
 // readDirectory reads the n entries of the grain directory at byte off.
 func (s *sparse) readDirectory(off, n int64) error {
+	if s.c.gdEntries+n > maxChainGDEntries {
+		return formatErr(s.name, off, "the grain directories of the image's extents and parents hold more than %d entries", maxChainGDEntries)
+	}
+	s.c.gdEntries += n
 	s.gdOff = off
 	size := n * s.entrySize
 	s.meta = append(s.meta, span{off, off + size, "grain directory"})
@@ -473,6 +481,8 @@ func (s *sparse) table(t int64) (tab []byte, at int64, st grainState, err error)
 	case v == 0:
 		return nil, 0, grainUnalloc, nil
 	case v == 1 && s.zeroGrain:
+		// Sector 1 is never a grain table; with zeroed grains in use, it
+		// stands for a table of zeroed grains, as 1 does for a grain.
 		return nil, 0, grainZero, nil
 	case s.kind == kindSE:
 		if v>>32 != seGTAllocated {

@@ -276,6 +276,24 @@ func TestParentChains(t *testing.T) {
 			t.Errorf("warnings %q", w)
 		}
 	})
+	t.Run("parent of another size", func(t *testing.T) {
+		m := newMemFS()
+		chain(m, 2, func(i int) string { return fmt.Sprintf("d%d.vmdk", i) })
+		small := layer(0)[:size/2]
+		m.add("vm/d0.vmdk", buildHosted(small, sparseSpec{desc: desc("d0.vmdk", "", 0, NoCID)}))
+		im, err := m.openImage(t, "vm/d1.vmdk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The parent's descriptor, made for the full size, draws a
+		// warning too.
+		if w := im.Info().Warnings; len(w) != 2 || !strings.Contains(w[0], "its parent vm/d0.vmdk is 524288 bytes, not 1048576") {
+			t.Errorf("warnings %q", w)
+		}
+		want := layer(1)
+		copy(want, small[:64<<10])
+		checkRandomReads(t, im, want, 12, 50)
+	})
 	t.Run("missing parent", func(t *testing.T) {
 		m := newMemFS()
 		chain(m, 2, func(i int) string { return "gone.vmdk" })
