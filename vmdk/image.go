@@ -281,8 +281,16 @@ func sparseInfo(line Extent, path string, sp *sparse) ExtentInfo {
 }
 
 // resolve returns the path of the file name refers to, from the file at
-// from.
+// from. Names written on Windows (..\base\disk.vmdk) have their
+// backslashes read as slashes; a Windows absolute name (C:\VMs\x.vmdk)
+// stays as it is, and is not found.
 func resolve(from, name string) string {
+	if strings.Contains(name, `\`) && filepath.Separator == '/' {
+		if len(name) >= 2 && name[1] == ':' || strings.HasPrefix(name, `\\`) {
+			return name
+		}
+		name = strings.ReplaceAll(name, `\`, "/")
+	}
 	if filepath.IsAbs(name) {
 		return filepath.Clean(name)
 	}

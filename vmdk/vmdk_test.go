@@ -302,6 +302,17 @@ func TestParentChains(t *testing.T) {
 			t.Errorf("missing parent: %v", err)
 		}
 	})
+	t.Run("windows relative parent", func(t *testing.T) {
+		m := newMemFS()
+		chain(m, 2, func(i int) string { return `..\vm\d0.vmdk` })
+		im, err := m.openImage(t, "vm/d1.vmdk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := im.Info().Parent; p == nil || p.Path != "vm/d0.vmdk" || len(im.Info().Warnings) != 0 {
+			t.Errorf("Info() = %+v", im.Info())
+		}
+	})
 	t.Run("moved parent", func(t *testing.T) {
 		m := newMemFS()
 		chain(m, 2, func(i int) string { return `C:\VMs\old place\d0.vmdk` })
