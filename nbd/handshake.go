@@ -91,6 +91,11 @@ func (h *handshaker) options(ctx context.Context) error {
 
 	typ, data, err := h.option(optStructuredReply, nil)
 	if err != nil {
+		if h.info.TLS && errors.Is(err, ErrDisconnected) && ctx.Err() == nil {
+			// With TLS 1.3 the server checks the client's certificate
+			// after the client considers the handshake done.
+			return disconnected(err, "the server hung up after the TLS handshake (it may want a client certificate, or not accept the one given)")
+		}
 		return err
 	}
 	switch {
