@@ -37,6 +37,16 @@ func (e *lvmEnv) closeFiles() {
 	e.files = nil
 }
 
+// skipShort skips the tests that spend most of their time running lvm2
+// commands (hundreds of them) in -short mode, which CI's race run uses: the
+// full run covers them, and the code they reach is raced by the in-memory
+// tests.
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the lvm2 command sequences run in the full test run")
+	}
+}
+
 func newLVMEnv(t *testing.T, size int64) *lvmEnv { return newLVMEnvN(t, size, 1) }
 
 // newLVMEnvN attaches n loop devices of size bytes each.
@@ -193,6 +203,7 @@ func TestAgainstLVM2(t *testing.T) {
 }
 
 func TestMetadataWrap(t *testing.T) {
+	skipShort(t)
 	e := newLVMEnv(t, 16<<20)
 	e.run("pvcreate", "--metadatasize", "16k", e.dev)
 	e.run("vgcreate", "-s", "64k", "vgwrap", e.dev)
@@ -456,6 +467,7 @@ func compareRows(t *testing.T, what string, want, got []string) {
 // TestToolsSegmentTypes compares this package with lvm2's own reports on
 // a VG of four PVs holding every segment type, and reads the LVs.
 func TestToolsSegmentTypes(t *testing.T) {
+	skipShort(t)
 	e := newLVMEnvN(t, 64<<20, 4)
 	tooltest.Need(t, "vgcfgrestore", "thin_restore", "lvextend")
 	e.run(append([]string{"pvcreate"}, e.devs...)...)
