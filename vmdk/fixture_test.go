@@ -68,6 +68,22 @@ func TestFixtures(t *testing.T) {
 			}
 		})
 	}
+	// The one extent of split.vmdk, opened alone, is the same disk.
+	t.Run("split-s001.vmdk", func(t *testing.T) {
+		im, err := m.openImage(t, "testdata/split-s001.vmdk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer im.Close()
+		split, _ := m.openImage(t, "testdata/split.vmdk")
+		defer split.Close()
+		if got, want := sha256Of(t, im, im.Size(), 1<<20), sha256Of(t, split, split.Size(), 1<<20); got != want {
+			t.Errorf("sha256 %s, want %s", got, want)
+		}
+		if w := im.Info().Warnings; len(w) != 0 {
+			t.Errorf("warnings %q", w)
+		}
+	})
 	if seen != len(want) {
 		t.Errorf("fixtures.sha256 lists %d images, want %d", seen, len(want))
 	}

@@ -77,7 +77,6 @@ func TestHostileHosted(t *testing.T) {
 		{"grain on the directory", func(b []byte) []byte { le.PutUint32(b[gtAt:], uint32(gdAt/512)); return b }, "overlaps the grain directory"},
 		{"grain past the end", func(b []byte) []byte { le.PutUint32(b[gtAt:], uint32(len(b)/512)-1); return b }, "lies beyond the end of the file"},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-1000] }, "lies beyond the end of the file"},
-		{"descriptor damaged", func(b []byte) []byte { copy(b[512:], "RW x SPARSE"); return b }, "descriptor line 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := openErr(tc.patch(bytes.Clone(good)))
@@ -88,6 +87,29 @@ func TestHostileHosted(t *testing.T) {
 				t.Errorf("error %v is not a *FormatError", err)
 			}
 		})
+	}
+}
+
+// TestDamagedEmbeddedDescriptor checks that a sparse extent whose embedded
+// descriptor does not parse is read, with a warning, and that an empty one,
+// as the extents of a twoGbMaxExtentSparse disk have, is no descriptor.
+func TestDamagedEmbeddedDescriptor(t *testing.T) {
+	data := testDisk(1<<20, 36)
+	for _, tc := range []struct{ desc, warning string }{
+		{"RW x SPARSE\n", "bad.vmdk: embedded descriptor skipped: vmdk: bad.vmdk: descriptor line 1: extent size \"x\""},
+		{"\x00\x00", ""},
+		{"  \r\n\n", ""},
+	} {
+		img := buildHosted(data, sparseSpec{desc: tc.desc})
+		im, err := Open(newMemFile(img), "bad.vmdk", nil, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRandomReads(t, im, data, 37, 10)
+		w := im.Info().Warnings
+		if tc.warning == "" && len(w) != 0 || tc.warning != "" && (len(w) != 1 || !strings.Contains(w[0], tc.warning)) {
+			t.Errorf("descriptor %q: warnings %q", tc.desc, w)
+		}
 	}
 }
 

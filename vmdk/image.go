@@ -1,6 +1,7 @@
 package vmdk
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -165,22 +166,25 @@ func (o *opening) image(f File, path string) (_ *Image, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if text != nil {
+		if t := bytes.Trim(text, "\x00 \t\r\n"); len(t) > 0 {
+			// The grains are readable without the descriptor, which only
+			// adds a parent and names; a damaged one is worth a warning.
 			if desc, err = parseIn(path, text); err != nil {
-				return nil, err
+				im.info.Warnings = append(im.info.Warnings, fmt.Sprintf("%s: embedded descriptor skipped: %v", path, err))
+				err = nil
 			}
 		}
 		createType := "monolithicSparse"
 		if sp.compressed {
 			createType = "streamOptimized"
 		}
-		o.single(im, f, path, sp, desc, createType)
+		o.single(im, path, sp, desc, createType)
 	case magicCOWD:
 		sp, err := newCOWD(f, path, fsize, o.c)
 		if err != nil {
 			return nil, err
 		}
-		o.single(im, f, path, sp, nil, "vmfsSparse")
+		o.single(im, path, sp, nil, "vmfsSparse")
 	default:
 		var se [8]byte
 		if readFull(f, path, fsize, se[:], 0) == nil && le.Uint64(se[:]) == seConstMagic {
@@ -242,8 +246,8 @@ func embeddedText(f File, path string, fsize int64, h hostedHeader) ([]byte, err
 	return text, readFull(f, path, fsize, text, lo)
 }
 
-// single makes im the one sparse extent sp, which is the file f itself.
-func (o *opening) single(im *Image, f File, path string, sp *sparse, desc *Descriptor, createType string) {
+// single makes im the one sparse extent sp, which is the file at path.
+func (o *opening) single(im *Image, path string, sp *sparse, desc *Descriptor, createType string) {
 	sp.bytes = sp.capacity * sectorSize
 	im.size = sp.bytes
 	e := &extent{start: 0, end: sp.bytes, kind: extSparse, path: path, sp: sp}
