@@ -636,8 +636,9 @@ func (c *Conn) abandon(reqs []*request) {
 }
 
 // cancelGrace is how long a cancelled read waits for the reader to finish
-// a piece of data it is receiving into the read's buffer.
-const cancelGrace = 2 * time.Second
+// a piece of data it is receiving into the read's buffer. A variable for
+// tests.
+var cancelGrace = 2 * time.Second
 
 // defaultWindow is how many requests of one read are in flight at most.
 const defaultWindow = 16

@@ -35,9 +35,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := fmt.Sprintf("%s at offset %d: server error %s", e.Op, e.Off, errnoName(e.Errno))
-	if en := e.errno(); en != 0 {
-		s += " (" + en.Error() + ")"
+	s := fmt.Sprintf("%s at offset %d: server error ", e.Op, e.Off)
+	if x, ok := errnos[e.Errno]; ok {
+		s += x.name + " (" + x.en.Error() + ")"
+	} else {
+		s += fmt.Sprintf("%d (not an NBD error value; taken as EINVAL)", e.Errno)
 	}
 	if e.Msg != "" {
 		s += ": " + e.Msg
@@ -47,12 +49,7 @@ func (e *Error) Error() string {
 
 // Unwrap returns the syscall.Errno the NBD error value stands for. Values
 // the protocol does not define are read as EINVAL, as the protocol says.
-func (e *Error) Unwrap() error {
-	if en := e.errno(); en != 0 {
-		return en
-	}
-	return nil
-}
+func (e *Error) Unwrap() error { return e.errno() }
 
 // Is reports ESHUTDOWN as ErrDisconnected as well: the server is going
 // away, and the client has ended the connection as the protocol requires.
@@ -84,13 +81,6 @@ var errnos = map[uint32]struct {
 	errOverflow: {"EOVERFLOW", syscall.EOVERFLOW},
 	errNotSup:   {"ENOTSUP", syscall.ENOTSUP},
 	errShutdown: {"ESHUTDOWN", syscall.ESHUTDOWN},
-}
-
-func errnoName(v uint32) string {
-	if e, ok := errnos[v]; ok {
-		return e.name
-	}
-	return fmt.Sprintf("%d (not defined by the protocol)", v)
 }
 
 func (e *Error) errno() syscall.Errno {
