@@ -257,8 +257,8 @@ func (f faultyBackend) ReadAt(p []byte, off int64) (int, error) {
 	return f.Backend.ReadAt(p, off)
 }
 
-// openFaulty opens a spec made by badSpec or slowSpec; ok is false for any
-// other spec.
+// openFaulty opens a spec made by badSpec, slowSpec or gate.spec; ok is
+// false for any other spec.
 func openFaulty(spec string) (b Backend, ok bool, err error) {
 	name, opt, ok := strings.Cut(spec, "#")
 	if !ok {
@@ -272,6 +272,8 @@ func openFaulty(spec string) (b Backend, ok bool, err error) {
 	} else if slow, ok := strings.CutPrefix(opt, "slow="); ok {
 		d, _ := strconv.ParseInt(slow, 10, 64)
 		f.delay = time.Duration(d)
+	} else if g, ok := strings.CutPrefix(opt, "gate="); ok {
+		return openGated(name, g)
 	}
 	f.Backend, err = fileOpener(name)
 	return f, true, err

@@ -40,9 +40,21 @@ type Backend interface {
 // disk: "connected", "reconnecting", ...).
 type Opener func(spec string) (Backend, error)
 
-// maxHandlers bounds the requests one worker serves at once. The read loop
-// stops reading frames while all are busy, which pushes back on the shell.
-const maxHandlers = 16
+// Concurrency in the worker. Every request is served by a goroutine of its
+// own, so a read that hangs (a network disk reconnecting) holds up neither
+// the other reads nor open, list, status and close.
+const (
+	// maxPending bounds the requests of one connection being served at
+	// once; the read loop stops reading frames while that many are, which
+	// pushes back on the shell.
+	maxPending = 512
+	// maxDiskReads bounds the reads of one disk running at once; more
+	// wait their turn, without holding up other disks.
+	maxDiskReads = 16
+	// maxInlineReads bounds the reads, over all disks, whose data is held
+	// in a buffer for the reply frame (MaxInline bytes each).
+	maxInlineReads = 64
+)
 
 // Worker life cycle: init (waiting for hello) -> ready (hello done, shared
 // memory mapped) -> running (serving requests) -> stopped.
@@ -84,8 +96,9 @@ type server struct {
 	slots    uint32
 	slotSize uint32
 
-	sem chan struct{}
-	wg  sync.WaitGroup
+	sem    chan struct{} // one element per request being served
+	inline chan struct{} // one element per inline read buffer in use
+	wg     sync.WaitGroup
 }
 
 type serverDisk struct {
@@ -93,6 +106,8 @@ type serverDisk struct {
 	name string
 	d    Backend
 	size int64
+
+	sem chan struct{} // one element per read running on d
 
 	mu     sync.RWMutex // read-held by reads, held by close
 	closed bool
@@ -134,10 +149,11 @@ func ServeWorker(open Opener) error {
 // slots and offsets before use. Serve closes conn and every disk it opened.
 func Serve(conn *net.UnixConn, open Opener) error {
 	s := &server{
-		conn:  conn,
-		open:  open,
-		disks: make(map[uint32]*serverDisk),
-		sem:   make(chan struct{}, maxHandlers),
+		conn:   conn,
+		open:   open,
+		disks:  make(map[uint32]*serverDisk),
+		sem:    make(chan struct{}, maxPending),
+		inline: make(chan struct{}, maxInlineReads),
 	}
 	defer s.stop()
 	if err := s.handshake(); err != nil {
@@ -372,24 +388,30 @@ func (s *server) read(h header, req readReq) {
 		fail(fmt.Errorf("ipc: read %s: %w: negative offset %d", sd.name, os.ErrInvalid, req.Off))
 		return
 	}
+	if req.Slot == noSlot && req.Len > MaxInline {
+		fail(fmt.Errorf("%w: inline read of %d bytes, limit %d", ErrProtocol, req.Len, MaxInline))
+		return
+	}
+	if req.Slot != noSlot && (s.shm == nil || req.Slot >= s.slots || req.Len > s.slotSize) {
+		fail(fmt.Errorf("%w: read into slot %d length %d outside shared memory", ErrProtocol, req.Slot, req.Len))
+		return
+	}
+	sd.sem <- struct{}{}
 	var buf []byte
 	if req.Slot == noSlot {
-		if req.Len > MaxInline {
-			fail(fmt.Errorf("%w: inline read of %d bytes, limit %d", ErrProtocol, req.Len, MaxInline))
-			return
-		}
+		s.inline <- struct{}{}
 		p := inlinePool.Get().(*[]byte)
-		defer inlinePool.Put(p)
+		defer func() {
+			inlinePool.Put(p)
+			<-s.inline
+		}()
 		buf = (*p)[:req.Len]
 	} else {
-		if s.shm == nil || req.Slot >= s.slots || req.Len > s.slotSize {
-			fail(fmt.Errorf("%w: read into slot %d length %d outside shared memory", ErrProtocol, req.Slot, req.Len))
-			return
-		}
 		off := int(req.Slot) * int(s.slotSize)
 		buf = s.shm[off : off+int(req.Len) : off+int(req.Len)]
 	}
 	n, err := sd.readAt(buf, req.Off)
+	<-sd.sem
 	e.u32(uint32(n))
 	if req.Slot == noSlot {
 		s.reply(h, err, e.b, buf[:n])
@@ -438,7 +460,7 @@ func (s *server) openDisk(spec string) (DiskInfo, error) {
 	if name == "" {
 		name = displayName(spec)
 	}
-	sd := &serverDisk{name: truncate(name, maxName), d: d, size: size}
+	sd := &serverDisk{name: truncate(name, maxName), d: d, size: size, sem: make(chan struct{}, maxDiskReads)}
 	s.mu.Lock()
 	if len(s.disks) >= maxDisks {
 		s.mu.Unlock()

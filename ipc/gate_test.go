@@ -1,0 +1,166 @@
+package ipc
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gate holds the reads of a disk until the test opens it. The worker is
+// another process, so the gate is a directory: reads wait while the file
+// "open" in it is missing.
+type gate struct{ dir string }
+
+func newGate(t *testing.T) *gate { return &gate{t.TempDir()} }
+
+func (g *gate) open(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(g.dir, "open"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// spec returns a spec for the image name whose reads touching [from, to)
+// wait for the gate.
+func (g *gate) spec(name string, from, to int64) string {
+	return fmt.Sprintf("%s#gate=%s,%d-%d", name, g.dir, from, to)
+}
+
+// openSpec returns a spec for the image name whose opening waits for the
+// gate.
+func (g *gate) openSpec(name string) string {
+	return fmt.Sprintf("%s#gate=%s,open", name, g.dir)
+}
+
+func waitGate(dir string) {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "open")); err == nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// gatedBackend is a disk whose reads touching [from, to) wait for a gate.
+// Its name is the image's, and its state says how many reads wait.
+type gatedBackend struct {
+	Backend
+	name     string
+	dir      string
+	from, to int64
+	waiting  *atomic.Int64
+}
+
+func (g gatedBackend) ReadAt(p []byte, off int64) (int, error) {
+	if off < g.to && off+int64(len(p)) > g.from {
+		g.waiting.Add(1)
+		waitGate(g.dir)
+		g.waiting.Add(-1)
+	}
+	return g.Backend.ReadAt(p, off)
+}
+
+func (g gatedBackend) Name() string  { return g.name }
+func (g gatedBackend) State() string { return fmt.Sprintf("waiting %d", g.waiting.Load()) }
+
+// openGated opens the spec options made by gate.spec or gate.openSpec.
+func openGated(name, opt string) (Backend, bool, error) {
+	dir, rng, _ := strings.Cut(opt, ",")
+	if rng == "open" {
+		waitGate(dir)
+		b, err := fileOpener(name)
+		return b, true, err
+	}
+	a, b, _ := strings.Cut(rng, "-")
+	g := gatedBackend{name: path.Base(name), dir: dir, waiting: new(atomic.Int64)}
+	g.from, _ = strconv.ParseInt(a, 10, 64)
+	g.to, _ = strconv.ParseInt(b, 10, 64)
+	var err error
+	g.Backend, err = fileOpener(name)
+	return g, true, err
+}
+
+// waitWaiting waits until at least n reads of the i-th open disk wait at
+// its gate, as the worker's status says (which also shows that status is
+// answered while reads hang).
+func waitWaiting(t *testing.T, c *Client, i, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := c.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		fmt.Sscanf(st[i].State, "waiting %d", &got)
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reads wait at the gate, want %d", got, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// A read that hangs in the worker holds up neither reads of other offsets
+// of its disk nor other disks nor status: the worker serves each request
+// in a goroutine of its own.
+func TestSlowReadsDoNotBlock(t *testing.T) {
+	name, data := tempImage(t, 8<<20)
+	for _, m := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"socket", Config{NoSharedMemory: true, CacheSize: -1}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			g := newGate(t)
+			c := startClient(t, m.cfg)
+			slow, err := c.Open(g.spec(name, 0, 4<<20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := c.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			hang := func(from, to int) {
+				for i := from; i < to; i++ {
+					wg.Go(func() { checkRead(t, slow, data, int64(i)*64<<10, 64<<10) })
+				}
+			}
+			within := func(what string, f func()) {
+				t.Helper()
+				done := make(chan struct{})
+				go func() { f(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s: blocked behind the hanging reads", what)
+				}
+			}
+			hang(0, 8)
+			waitWaiting(t, c, 0, 8)
+			within("another offset", func() { checkRead(t, slow, data, 6<<20, 1<<20) })
+			hang(8, 40)
+			waitWaiting(t, c, 0, maxDiskReads)
+			within("another disk", func() { checkRead(t, other, data, 5, 3<<20) })
+			within("status", func() {
+				if _, err := c.Status(); err != nil {
+					t.Error(err)
+				}
+			})
+			g.open(t)
+			within("the hanging reads", wg.Wait)
+		})
+	}
+}
