@@ -137,7 +137,7 @@ func DialURI(ctx context.Context, u URI, opts Options) (*Conn, error) {
 		if ctx.Err() != nil {
 			return fmt.Errorf("nbd: %s: %w", name, ctx.Err())
 		}
-		if dctx.Err() != nil {
+		if dctx.Err() != nil || timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("nbd: %s: %w", name, disconnected(context.DeadlineExceeded, "no answer within %v", timeout))
 		}
 		return fmt.Errorf("nbd: %s: %w", name, err)

@@ -49,7 +49,8 @@ func newFake(t *testing.T, serve func(c *fconn)) *fake {
 // errors: the client may well have hung up, which is what some tests want.
 type fconn struct {
 	net.Conn
-	noZeroes bool // the client sent NBD_FLAG_C_NO_ZEROES
+	noZeroes bool          // the client sent NBD_FLAG_C_NO_ZEROES
+	sawFlags chan<- uint32 // if set, exportName sends the client's flags here
 }
 
 func (c *fconn) put(parts ...any) {
