@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,11 @@ const (
 	// that many die before answering hello and reopening the disks, the
 	// Client gives up.
 	maxStartAttempts = 3
+	// maxInFlight bounds the requests waiting for replies on one
+	// connection, abandoned ones included. It is below the worker's
+	// maxPending, so the worker always reads the next request and the
+	// shell's writes never block behind reads that hang.
+	maxInFlight = maxPending / 2
 )
 
 // Config shapes a Client. The zero Config is what Start uses.
@@ -54,6 +60,13 @@ type Config struct {
 	// CacheSize bounds the block cache shared by the client's disks, in
 	// bytes: zero means 64 MiB, negative turns the cache off.
 	CacheSize int64
+
+	// Timeout bounds the wait for each request to the worker (a read of
+	// at most one slot or MaxInline bytes, an open, a status): a request
+	// not answered in time fails with an error wrapping ErrTimeout. Zero
+	// means 30 s, negative no bound. The worker is not stopped and the
+	// connection stays up; the late answer is dropped when it comes.
+	Timeout time.Duration
 }
 
 // Client is the shell's side of the worker protocol: it starts the worker,
@@ -65,10 +78,13 @@ type Client struct {
 	// first Open.
 	OnRestart func(err error)
 
-	cfg   Config
-	shm   *shmRegion // nil: data through the socket
-	cache *cache     // nil: no block cache
-	ra    *readahead // nil without shared memory
+	cfg     Config
+	timeout time.Duration // per request; <= 0: none
+	shm     *shmRegion    // nil: data through the socket
+	cache   *cache        // nil: no block cache
+	ra      *readahead    // nil without shared memory
+
+	intr atomic.Pointer[chan struct{}] // closed by Interrupt, then replaced
 
 	mu         sync.Mutex
 	cur        *conn         // nil while restarting or closed
@@ -102,8 +118,13 @@ func (cfg Config) Start() (*Client, error) {
 		cfg.SlotSize%os.Getpagesize() != 0 || cfg.Slots*cfg.SlotSize > maxShmSize {
 		return nil, fmt.Errorf("ipc: bad shared memory shape: %d slots of %d bytes", cfg.Slots, cfg.SlotSize)
 	}
-	c := &Client{cfg: cfg, disks: make(map[*Disk]struct{}), ready: make(chan struct{})}
+	c := &Client{cfg: cfg, timeout: cfg.Timeout, disks: make(map[*Disk]struct{}), ready: make(chan struct{})}
+	if c.timeout == 0 {
+		c.timeout = defaultTimeout
+	}
 	close(c.ready)
+	intr := make(chan struct{})
+	c.intr.Store(&intr)
 	if cfg.CacheSize > 0 {
 		c.cache = newCache(cfg.CacheSize)
 	}
@@ -128,8 +149,28 @@ func (cfg Config) Start() (*Client, error) {
 
 // SharedMemory reports whether the current worker reads into shared memory.
 func (c *Client) SharedMemory() bool {
-	k, err := c.conn()
+	k, err := c.conn(detached(0))
 	return err == nil && k.shm
+}
+
+// Interrupt makes every call that is waiting for the worker at this moment
+// (reads of any Disk, Open, List, Status) return at once with an error
+// wrapping ErrInterrupted. Calls made after it are not affected, and the
+// connection stays up: the worker finishes the interrupted requests and
+// their answers are dropped. The shell calls it on Ctrl-C, so that the
+// command stops and the next one works.
+func (c *Client) Interrupt() {
+	next := make(chan struct{})
+	close(*c.intr.Swap(&next))
+}
+
+// waiter returns what a call begun now waits on besides its reply: ctx,
+// Interrupt and the per-request timeout.
+func (c *Client) waiter(ctx context.Context) *waiter {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &waiter{ctx: ctx, intr: *c.intr.Load(), timeout: c.timeout}
 }
 
 // Restarts returns how many times the worker was restarted.
@@ -172,17 +213,18 @@ func (c *Client) Open(spec string) (*Disk, error) {
 	if len(spec) > maxSpec {
 		return nil, fmt.Errorf("ipc: open: spec of %d bytes, limit %d", len(spec), maxSpec)
 	}
+	w := c.waiter(nil)
 	for attempt := 0; ; attempt++ {
-		k, err := c.conn()
+		k, err := c.conn(w)
 		if err != nil {
-			return nil, err
+			return nil, stopContext(err, "open", displayName(spec))
 		}
-		info, err := k.open(spec)
+		info, err := k.open(w, spec)
 		if err != nil {
 			if isConnLost(err) && attempt == 0 {
 				continue
 			}
-			return nil, err
+			return nil, stopContext(err, "open", displayName(spec))
 		}
 		c.mu.Lock()
 		if c.err != nil {
@@ -237,22 +279,39 @@ func (c *Client) Status() ([]DiskStatus, error) {
 
 // control sends a body-less request and returns the reply payload.
 func (c *Client) control(typ uint8) ([]byte, error) {
+	w := c.waiter(nil)
 	for attempt := 0; ; attempt++ {
-		k, err := c.conn()
+		k, err := c.conn(w)
 		if err != nil {
-			return nil, err
+			return nil, stopContext(err, msgName(typ), "")
 		}
-		cl := k.do(typ, nil, nil, nil, 0)
-		<-cl.done
+		cl := k.do(w, w.deadline(), typ, nil, nil, nil, 0)
+		if err := k.await(w, cl); err != nil {
+			return nil, stopContext(err, msgName(typ), "")
+		}
 		if isConnLost(cl.err) && attempt == 0 {
 			continue
 		}
-		return cl.body, cl.err
+		return cl.body, stopContext(cl.err, msgName(typ), "")
 	}
 }
 
-// conn returns the live connection, waiting for a restart in progress.
-func (c *Client) conn() (*conn, error) {
+// stopContext says which call stopped when err is a timeout or an
+// interruption: "ipc: open disk.img: interrupted". Other errors are
+// returned as they are.
+func stopContext(err error, op, name string) error {
+	if err == nil || !isStop(err) {
+		return err
+	}
+	if name != "" {
+		op += " " + name
+	}
+	return fmt.Errorf("ipc: %s: %w", op, err)
+}
+
+// conn returns the live connection, waiting for a restart in progress
+// unless w stops it.
+func (c *Client) conn(w *waiter) (*conn, error) {
 	for {
 		c.mu.Lock()
 		k, ready, err := c.cur, c.ready, c.err
@@ -261,14 +320,18 @@ func (c *Client) conn() (*conn, error) {
 			return nil, err
 		}
 		if k == nil {
-			<-ready
+			if err := w.await(ready, time.Time{}); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if k.cause() == nil {
 			return k, nil
 		}
 		// Dead, but its reader has not handed over to a restart yet.
-		<-k.down
+		if err := w.await(k.down, time.Time{}); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -334,6 +397,7 @@ func (c *Client) dial() (*conn, error) {
 		cmd:     cmd,
 		exited:  make(chan struct{}),
 		down:    make(chan struct{}),
+		tokens:  make(chan struct{}, maxInFlight),
 		pending: make(map[uint64]*call),
 	}
 	go func() {
@@ -424,7 +488,7 @@ func (c *Client) restart(old *conn) {
 
 // reopenAll opens every disk of the client on the new worker k. It fails
 // only if k itself fails; a disk that cannot be reopened keeps the error
-// for its reads.
+// for its reads, and one whose open timed out is reopened by its next read.
 func (c *Client) reopenAll(k *conn) error {
 	c.mu.Lock()
 	disks := make([]*Disk, 0, len(c.disks))
@@ -436,10 +500,10 @@ func (c *Client) reopenAll(k *conn) error {
 		d.mu.Lock()
 		var err error
 		if !d.closed {
-			err = d.reopenLocked(k)
+			err = d.reopenLocked(detached(c.timeout), k)
 		}
 		d.mu.Unlock()
-		if err != nil {
+		if isConnLost(err) {
 			return err
 		}
 	}
@@ -471,6 +535,10 @@ type conn struct {
 
 	wmu sync.Mutex // serialises request writes
 
+	// tokens holds one element per request waiting for its reply; its
+	// capacity bounds them.
+	tokens chan struct{}
+
 	mu      sync.Mutex
 	seq     uint64
 	pending map[uint64]*call
@@ -479,23 +547,41 @@ type conn struct {
 
 // call is one request in flight.
 type call struct {
-	typ  uint8
-	want int    // read: requested length
-	dst  []byte // inline read: the data lands here
-	body []byte // reply payload after the error block
-	n    int    // read: bytes read
-	err  error  // *connError, or the worker's error
-	done chan struct{}
+	typ      uint8
+	want     int       // read: requested length
+	dst      []byte    // inline read: the data lands here
+	deadline time.Time // when its caller stops waiting; zero: never
+	body     []byte    // reply payload after the error block
+	n        int       // read: bytes read
+	err      error     // *connError, the worker's error, or why it was never sent
+	done     chan struct{}
+
+	// Guarded by conn.mu. Once the reader has claimed the call it reads
+	// the reply into it; once its caller has abandoned it the reply is
+	// read and dropped, and dst is never touched.
+	claimed, abandoned bool
 }
 
-// do sends a request and returns its call; wait on call.done. rights, if
-// set, is SCM_RIGHTS ancillary data sent with the frame.
-func (k *conn) do(typ uint8, body, dst, rights []byte, want int) *call {
-	cl := &call{typ: typ, dst: dst, want: want, done: make(chan struct{})}
+// do sends a request and returns its call; wait on call.done with await.
+// w may stop the wait for room among the requests in flight (then the call
+// is done with that error); dl is when the caller stops waiting for the
+// reply. rights, if set, is SCM_RIGHTS ancillary data sent with the frame.
+func (k *conn) do(w *waiter, dl time.Time, typ uint8, body, dst, rights []byte, want int) *call {
+	cl := &call{typ: typ, dst: dst, want: want, deadline: dl, done: make(chan struct{})}
+	select {
+	case k.tokens <- struct{}{}:
+	default:
+		if err := k.waitToken(w, dl); err != nil {
+			cl.err = err
+			close(cl.done)
+			return cl
+		}
+	}
 	k.mu.Lock()
 	if k.err != nil {
 		cl.err = &connError{k.err}
 		k.mu.Unlock()
+		<-k.tokens
 		close(cl.done)
 		return cl
 	}
@@ -523,6 +609,45 @@ func (k *conn) do(typ uint8, body, dst, rights []byte, want int) *call {
 	return cl
 }
 
+// waitToken waits for room among the requests in flight.
+func (k *conn) waitToken(w *waiter, dl time.Time) error {
+	s := w.stopper(dl)
+	defer s.stop()
+	select {
+	case k.tokens <- struct{}{}:
+		return nil
+	case <-s.timer:
+		return s.timedOut(fmt.Sprintf("%d requests to the worker unanswered", maxInFlight))
+	case <-w.intr:
+		return interruptedError{}
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+// await waits for cl's reply until w stops it. If w stops it first, the
+// call is abandoned and await returns why: its reply, when it comes, is
+// read and dropped, and never lands in cl.dst. A reply that the reader is
+// already reading when w stops is waited for and kept, so a caller never
+// sees a reply half written into its buffer.
+func (k *conn) await(w *waiter, cl *call) error {
+	err := w.await(cl.done, cl.deadline)
+	if err == nil {
+		return nil
+	}
+	k.mu.Lock()
+	claimed := cl.claimed
+	if !claimed {
+		cl.abandoned = true
+	}
+	k.mu.Unlock()
+	if !claimed {
+		return err
+	}
+	<-cl.done
+	return nil
+}
+
 // fail marks the connection dead, closes the socket and fails every call
 // in flight. The first reason sticks.
 func (k *conn) fail(err error) {
@@ -537,6 +662,7 @@ func (k *conn) fail(err error) {
 	k.mu.Unlock()
 	k.uc.Close()
 	for _, cl := range pending {
+		<-k.tokens
 		cl.err = &connError{err}
 		close(cl.done)
 	}
@@ -595,11 +721,23 @@ func (k *conn) readReply(br *bufio.Reader) error {
 	k.mu.Lock()
 	cl := k.pending[h.ID]
 	delete(k.pending, h.ID)
-	k.mu.Unlock()
-	if cl == nil || cl.typ != h.Type&^replyBit {
-		return fmt.Errorf("%w: %s for unknown request %d", ErrProtocol, msgName(h.Type), h.ID)
+	drop := false
+	if cl != nil {
+		drop, cl.claimed = cl.abandoned, true
 	}
-	if err := k.readBody(br, h, cl); err != nil {
+	k.mu.Unlock()
+	if cl != nil {
+		<-k.tokens
+	}
+	if cl == nil || cl.typ != h.Type&^replyBit {
+		err := fmt.Errorf("%w: %s for unknown request %d", ErrProtocol, msgName(h.Type), h.ID)
+		if cl != nil {
+			cl.err = &connError{err}
+			close(cl.done)
+		}
+		return err
+	}
+	if err := k.readBody(br, h, cl, drop); err != nil {
 		cl.err = &connError{err}
 		close(cl.done)
 		return err
@@ -608,9 +746,11 @@ func (k *conn) readReply(br *bufio.Reader) error {
 	return nil
 }
 
-func (k *conn) readBody(br *bufio.Reader, h header, cl *call) error {
+// readBody reads the reply to cl. drop says that cl's caller has gone:
+// the data of an inline read is then read and thrown away.
+func (k *conn) readBody(br *bufio.Reader, h header, cl *call, drop bool) error {
 	if cl.dst != nil {
-		return readInlineBody(br, h, cl)
+		return readInlineBody(br, h, cl, drop)
 	}
 	body := make([]byte, h.Length)
 	if _, err := io.ReadFull(br, body); err != nil {
@@ -638,8 +778,8 @@ func (k *conn) readBody(br *bufio.Reader, h header, cl *call) error {
 }
 
 // readInlineBody reads a read reply that carries its data, straight into
-// the caller's buffer.
-func readInlineBody(br *bufio.Reader, h header, cl *call) error {
+// the caller's buffer, or, if drop is set, into nothing.
+func readInlineBody(br *bufio.Reader, h header, cl *call, drop bool) error {
 	rest := int64(h.Length)
 	var fixed [errBlockMin]byte
 	if rest < errBlockMin {
@@ -664,7 +804,13 @@ func readInlineBody(br *bufio.Reader, h header, cl *call) error {
 	if n > int64(len(cl.dst)) || n != rest {
 		return fmt.Errorf("%w: read reply with %d bytes of data, %d announced, %d asked", ErrProtocol, rest, n, len(cl.dst))
 	}
-	if _, err := io.ReadFull(br, cl.dst[:n]); err != nil {
+	var err error
+	if drop {
+		_, err = br.Discard(int(n))
+	} else {
+		_, err = io.ReadFull(br, cl.dst[:n])
+	}
+	if err != nil {
 		return fmt.Errorf("%w: truncated read data: %v", ErrProtocol, err)
 	}
 	cl.n = int(n)
@@ -683,12 +829,9 @@ func (k *conn) hello() error {
 	}
 	var e encoder
 	m.encode(&e)
-	cl := k.do(msgHello, e.b, nil, rights, 0)
-	t := time.NewTimer(helloTimeout)
-	defer t.Stop()
-	select {
-	case <-cl.done:
-	case <-t.C:
+	w := detached(helloTimeout)
+	cl := k.do(w, w.deadline(), msgHello, e.b, nil, rights, 0)
+	if err := w.await(cl.done, cl.deadline); err != nil {
 		k.fail(fmt.Errorf("no hello from the worker in %v", helloTimeout))
 		<-cl.done
 	}
@@ -712,11 +855,25 @@ func (k *conn) hello() error {
 	return nil
 }
 
-func (k *conn) open(spec string) (DiskInfo, error) {
+// open opens spec on the worker. If w stops the wait, a disk the worker
+// opens after all is closed again.
+func (k *conn) open(w *waiter, spec string) (DiskInfo, error) {
 	var e encoder
 	e.str(spec, maxSpec)
-	cl := k.do(msgOpen, e.b, nil, nil, 0)
-	<-cl.done
+	cl := k.do(w, w.deadline(), msgOpen, e.b, nil, nil, 0)
+	if err := k.await(w, cl); err != nil {
+		go func() {
+			<-cl.done
+			if info, err := k.openReply(cl); err == nil {
+				k.closeDisk(detached(k.c.timeout), info.ID)
+			}
+		}()
+		return DiskInfo{}, err
+	}
+	return k.openReply(cl)
+}
+
+func (k *conn) openReply(cl *call) (DiskInfo, error) {
 	if cl.err != nil {
 		return DiskInfo{}, cl.err
 	}
@@ -734,38 +891,69 @@ func (k *conn) open(spec string) (DiskInfo, error) {
 	return info, nil
 }
 
-func (k *conn) closeDisk(id uint32) error {
+func (k *conn) closeDisk(w *waiter, id uint32) error {
 	var e encoder
 	e.u32(id)
-	cl := k.do(msgClose, e.b, nil, nil, 0)
-	<-cl.done
+	cl := k.do(w, w.deadline(), msgClose, e.b, nil, nil, 0)
+	if err := k.await(w, cl); err != nil {
+		return err
+	}
 	return cl.err
 }
 
-// readInline reads len(p) <= MaxInline bytes with the data in the reply.
-func (k *conn) readInline(id uint32, p []byte, off int64) (int, error) {
+// readInline reads len(p) <= MaxInline bytes with the data in the reply,
+// waiting for it until dl.
+func (k *conn) readInline(w *waiter, dl time.Time, id uint32, p []byte, off int64) (int, error) {
 	var e encoder
 	readReq{Disk: id, Slot: noSlot, Off: off, Len: uint32(len(p))}.encode(&e)
 	if len(p) == 0 {
 		return 0, nil
 	}
-	cl := k.do(msgRead, e.b, p, nil, len(p))
-	<-cl.done
+	cl := k.do(w, dl, msgRead, e.b, p, nil, len(p))
+	if err := k.await(w, cl); err != nil {
+		return 0, err
+	}
 	return cl.n, cl.err
 }
 
-// readShm reads len(p) <= slot size bytes through a shared-memory slot.
-func (k *conn) readShm(sh *shmRegion, id uint32, p []byte, off int64) (int, error) {
+// readInlineAll reads p at off in requests of at most MaxInline bytes, one
+// after the other.
+func (k *conn) readInlineAll(w *waiter, dl time.Time, id uint32, p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m := min(len(p)-n, MaxInline)
+		got, err := k.readInline(w, dl, id, p[n:n+m], off+int64(n))
+		n += got
+		if got < m || err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// readShm reads len(p) <= slot size bytes through a shared-memory slot,
+// waiting for it until dl. While every slot is busy and some are held by
+// abandoned requests, it reads through the socket instead.
+func (k *conn) readShm(w *waiter, dl time.Time, sh *shmRegion, id uint32, p []byte, off int64) (int, error) {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	if sh.mem == nil {
 		return 0, ErrClosed
 	}
-	slot := sh.get()
+	slot, err := sh.get(w, dl)
+	if err == errNoSlot {
+		return k.readInlineAll(w, dl, id, p, off)
+	}
+	if err != nil {
+		return 0, err
+	}
 	var e encoder
 	readReq{Disk: id, Slot: uint32(slot), Off: off, Len: uint32(len(p))}.encode(&e)
-	cl := k.do(msgRead, e.b, nil, nil, len(p))
-	<-cl.done
+	cl := k.do(w, dl, msgRead, e.b, nil, nil, len(p))
+	if err := k.await(w, cl); err != nil {
+		sh.orphan(k, cl, slot)
+		return 0, err
+	}
 	if isConnLost(cl.err) {
 		// The worker may still be writing into the slot until it is
 		// reaped; only then may another read use it.

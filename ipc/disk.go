@@ -2,11 +2,13 @@ package ipc
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 const (
@@ -25,7 +27,9 @@ const (
 // Disk is a disk opened in the worker, seen from the shell. It implements
 // io.ReaderAt (safe for concurrent use); small reads are served from the
 // client's block cache. A Disk stays valid when the worker restarts: it is
-// reopened by its spec on the new worker.
+// reopened by its spec on the new worker. Its reads stop at the client's
+// timeout (ErrTimeout), at Client.Interrupt (ErrInterrupted), or, with
+// ReadAtContext, when their context is done.
 type Disk struct {
 	c    *Client
 	spec string
@@ -73,16 +77,16 @@ func (d *Disk) Close() error {
 	if !live || derr != nil {
 		return nil
 	}
-	if err := k.closeDisk(id); err != nil && !isConnLost(err) {
-		return err
+	if err := k.closeDisk(detached(c.timeout), id); err != nil && !isConnLost(err) {
+		return stopContext(err, "close", d.name)
 	}
 	return nil
 }
 
 // handle returns the live worker connection and the disk's id on it,
 // reopening the disk there if the worker was restarted since.
-func (d *Disk) handle() (*conn, uint32, error) {
-	k, err := d.c.conn()
+func (d *Disk) handle(w *waiter) (*conn, uint32, error) {
+	k, err := d.c.conn(w)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -92,18 +96,19 @@ func (d *Disk) handle() (*conn, uint32, error) {
 		return nil, 0, ErrClosed
 	}
 	if d.k != k {
-		if err := d.reopenLocked(k); err != nil {
+		if err := d.reopenLocked(w, k); err != nil {
 			return nil, 0, err
 		}
 	}
 	return k, d.remote, d.err
 }
 
-// reopenLocked opens the disk on worker k. It returns an error only if k
-// failed; a refusal from the worker is kept in d.err.
-func (d *Disk) reopenLocked(k *conn) error {
-	info, err := k.open(d.spec)
-	if isConnLost(err) {
+// reopenLocked opens the disk on worker k. It returns an error if k failed
+// or w stopped the wait (the next read tries again); a refusal from the
+// worker is kept in d.err.
+func (d *Disk) reopenLocked(w *waiter, k *conn) error {
+	info, err := k.open(w, d.spec)
+	if isConnLost(err) || isStop(err) {
 		return err
 	}
 	d.k, d.remote, d.err = k, info.ID, nil
@@ -119,6 +124,14 @@ func (d *Disk) reopenLocked(k *conn) error {
 // ReadAt reads len(p) bytes at off. At the end of the disk it returns
 // n < len(p) and io.EOF.
 func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
+	return d.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt that also stops when ctx is done, with an error
+// wrapping ctx.Err(). Once it has returned, the bytes of p it did not
+// report as read are never written, even if the worker's answer comes
+// later.
+func (d *Disk) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("ipc: read %s: negative offset %d", d.name, off)
 	}
@@ -135,14 +148,18 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	if int64(len(p)) > d.size-off {
 		want, short = p[:d.size-off], true
 	}
+	w := d.c.waiter(ctx)
+	if err := w.check(); err != nil {
+		return 0, readError(d.name, off, len(want), err)
+	}
 	var n int
 	var err error
 	if d.c.cache != nil && len(want) < cacheThreshold {
-		n, err = d.readCached(want, off)
+		n, err = d.readCached(w, want, off)
 	} else if d.c.ra != nil && len(want) >= raThreshold {
-		n, err = d.c.ra.read(d, want, off)
+		n, err = d.c.ra.read(w, d, want, off)
 	} else {
-		n, err = d.readDirect(want, off)
+		n, err = d.readDirect(w, want, off)
 	}
 	if err == nil && short {
 		err = io.EOF
@@ -151,8 +168,9 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // readDirect reads p at off (within the disk) from the worker, split into
-// requests of at most one slot, several in flight.
-func (d *Disk) readDirect(p []byte, off int64) (int, error) {
+// requests of at most one slot, several in flight. After the first failure
+// it sends no more of them.
+func (d *Disk) readDirect(w *waiter, p []byte, off int64) (int, error) {
 	c := d.c
 	piece, par := MaxInline, inlineParallel
 	if c.shm != nil {
@@ -165,7 +183,7 @@ func (d *Disk) readDirect(p []byte, off int64) (int, error) {
 		piece = max(minPiece, (len(p)+par-1)/par)
 	}
 	if len(p) <= piece {
-		n, err := d.readPiece(p, off)
+		n, err := d.readPiece(w, p, off)
 		return pieceResult(n, len(p), err)
 	}
 	npieces := (len(p) + piece - 1) / piece
@@ -175,16 +193,20 @@ func (d *Disk) readDirect(p []byte, off int64) (int, error) {
 	}
 	res := make([]result, npieces)
 	var next atomic.Int64
+	var failed atomic.Bool
 	work := func() {
-		for {
+		for !failed.Load() {
 			i := int(next.Add(1) - 1)
 			if i >= npieces {
 				return
 			}
 			a := i * piece
 			b := min(a+piece, len(p))
-			n, err := d.readPiece(p[a:b], off+int64(a))
+			n, err := d.readPiece(w, p[a:b], off+int64(a))
 			res[i].n, res[i].err = pieceResult(n, b-a, err)
+			if res[i].err != nil {
+				failed.Store(true)
+			}
 		}
 	}
 	var wg sync.WaitGroup
@@ -216,38 +238,39 @@ func pieceResult(n, want int, err error) (int, error) {
 }
 
 // readPiece reads at most one slot (or MaxInline bytes), retrying once on a
-// fresh worker if the connection died under it.
-func (d *Disk) readPiece(p []byte, off int64) (int, error) {
-	n, err := d.readOnce(p, off)
+// fresh worker if the connection died under it. The request waits for its
+// answer until w stops it; the error then says which read it was.
+func (d *Disk) readPiece(w *waiter, p []byte, off int64) (int, error) {
+	n, err := d.readOnce(w, p, off)
 	if isConnLost(err) {
-		n, err = d.readOnce(p, off)
+		n, err = d.readOnce(w, p, off)
+	}
+	if isStop(err) {
+		err = readError(d.name, off, len(p), err)
 	}
 	return n, err
 }
 
-func (d *Disk) readOnce(p []byte, off int64) (int, error) {
-	k, id, err := d.handle()
+func (d *Disk) readOnce(w *waiter, p []byte, off int64) (int, error) {
+	if err := w.check(); err != nil {
+		return 0, err
+	}
+	k, id, err := d.handle(w)
 	if err != nil {
 		return 0, err
 	}
 	if k.shm {
-		return k.readShm(d.c.shm, id, p, off)
+		return k.readShm(w, w.deadline(), d.c.shm, id, p, off)
 	}
-	n := 0
-	for n < len(p) {
-		m := min(len(p)-n, MaxInline)
-		got, err := k.readInline(id, p[n:n+m], off+int64(n))
-		n += got
-		if got < m || err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return k.readInlineAll(w, w.deadline(), id, p, off)
 }
 
 // readCached serves a small read p at off (within the disk) from cached
-// chunks, fetching the missing ones in parallel.
-func (d *Disk) readCached(p []byte, off int64) (int, error) {
+// chunks, fetching the missing ones in parallel. A fetch serves every
+// reader of its chunk and is bounded by the timeout alone: a reader that
+// stops waiting (Interrupt, its context) leaves it running, and the chunk
+// is cached when it comes.
+func (d *Disk) readCached(w *waiter, p []byte, off int64) (int, error) {
 	c := d.c.cache
 	first := off / chunkSize
 	last := (off + int64(len(p)) - 1) / chunkSize
@@ -255,17 +278,15 @@ func (d *Disk) readCached(p []byte, off int64) (int, error) {
 	for i := first; i <= last; i++ {
 		ch, fill := c.get(chunkKey{d.uid, i})
 		if fill {
-			if i == last {
-				d.fill(ch)
-			} else {
-				go d.fill(ch)
-			}
+			go d.fill(ch)
 		}
 		chunks = append(chunks, ch)
 	}
 	n := 0
 	for _, ch := range chunks {
-		<-ch.ready
+		if err := w.await(ch.ready, time.Time{}); err != nil {
+			return n, readError(d.name, off, len(p), err)
+		}
 		if ch.err != nil {
 			return n, ch.err
 		}
@@ -285,7 +306,7 @@ func (d *Disk) readCached(p []byte, off int64) (int, error) {
 func (d *Disk) fill(ch *chunk) {
 	off := ch.key.idx * chunkSize
 	buf := make([]byte, min(chunkSize, d.size-off))
-	n, err := d.readDirect(buf, off)
+	n, err := d.readDirect(detached(d.c.timeout), buf, off)
 	d.c.cache.fill(ch, buf[:n], err)
 }
 

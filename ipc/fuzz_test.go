@@ -55,7 +55,8 @@ func FuzzReadFrame(f *testing.F) {
 			// The inline read-reply path reads straight from the stream.
 			cl := &call{typ: msgRead, dst: make([]byte, 4096)}
 			h.Type = msgRead | replyBit
-			readInlineBody(bufioReader(body), h, cl)
+			readInlineBody(bufioReader(body), h, cl, false)
+			readInlineBody(bufioReader(body), h, &call{typ: msgRead, dst: make([]byte, 4096)}, true)
 		}
 	})
 }

@@ -112,13 +112,15 @@ func waitWaiting(t *testing.T, c *Client, i, n int) {
 
 // A read that hangs in the worker holds up neither reads of other offsets
 // of its disk nor other disks nor status: the worker serves each request
-// in a goroutine of its own.
+// in a goroutine of its own, and the shell reads through the socket when
+// the hanging reads hold every shared-memory slot.
 func TestSlowReadsDoNotBlock(t *testing.T) {
 	name, data := tempImage(t, 8<<20)
 	for _, m := range []struct {
 		name string
 		cfg  Config
 	}{
+		{"shm", Config{CacheSize: -1}},
 		{"socket", Config{NoSharedMemory: true, CacheSize: -1}},
 	} {
 		t.Run(m.name, func(t *testing.T) {

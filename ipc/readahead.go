@@ -25,7 +25,10 @@ import (
 // came back short is never reported by itself: the reader that needs its
 // range reads that range again directly and gets the normal result. A
 // worker that dies fails the prefetches in flight with the connection; they
-// are dropped and the read goes through the restarted worker.
+// are dropped and the read goes through the restarted worker. A prefetch
+// that is not answered within the timeout (counted from when it was sent),
+// or whose reader is interrupted, fails the read and ends the stream; its
+// slot comes back when the worker's answer does.
 //
 // Only the shared-memory path prefetches; over the socket reads go straight
 // through as before.
@@ -88,7 +91,7 @@ func newReadahead(sh *shmRegion) *readahead {
 
 // read serves p at off (within the disk, len(p) >= raThreshold) for d,
 // from and with prefetches when off continues a stream.
-func (ra *readahead) read(d *Disk, p []byte, off int64) (int, error) {
+func (ra *readahead) read(w *waiter, d *Disk, p []byte, off int64) (int, error) {
 	now := time.Now()
 	ra.mu.Lock()
 	// A read continues a stream if it starts where the last one ended, or
@@ -116,7 +119,7 @@ func (ra *readahead) read(d *Disk, p []byte, off int64) (int, error) {
 			*lru = stream{d: d, next: off + int64(len(p)), end: off + int64(len(p)), used: now}
 		}
 		ra.mu.Unlock()
-		return d.readDirect(p, off)
+		return d.readDirect(w, p, off)
 	}
 	ra.hits++
 	s.busy, s.used, s.tick = true, now, ra.hits
@@ -130,7 +133,7 @@ func (ra *readahead) read(d *Disk, p []byte, off int64) (int, error) {
 	}
 	ra.mu.Unlock()
 
-	n, err := ra.stream(s, d, p, off)
+	n, err := ra.stream(w, s, d, p, off)
 
 	ra.mu.Lock()
 	s.busy = false
@@ -145,23 +148,27 @@ func (ra *readahead) read(d *Disk, p []byte, off int64) (int, error) {
 
 // stream reads p at off == s.next out of s's prefetches, keeping the
 // window full. The caller owns s (s.busy).
-func (ra *readahead) stream(s *stream, d *Disk, p []byte, off int64) (int, error) {
+func (ra *readahead) stream(w *waiter, s *stream, d *Disk, p []byte, off int64) (int, error) {
 	readEnd := off + int64(len(p))
-	ra.topUp(s, d, readEnd)
+	ra.topUp(w, s, d, readEnd)
 	n := 0
 	for n < len(p) {
 		pos := off + int64(n)
 		if len(s.pf) == 0 {
 			// No slot was free for the rest of this read.
-			return ra.direct(s, d, p, off, n)
+			return ra.direct(w, s, d, p, off, n)
 		}
 		f := &s.pf[0]
-		<-f.cl.done
+		if err := w.await(f.cl.done, f.cl.deadline); err != nil {
+			// The caller drops the stream, and with it this piece.
+			return n, readError(d.name, f.off, f.len, err)
+		}
 		got := f.off + int64(f.cl.n)
-		if isConnLost(f.cl.err) || pos < f.off || pos >= got {
-			// The worker died, or the piece came back short: read the
-			// rest directly; it reports the error, if it is still there.
-			return ra.direct(s, d, p, off, n)
+		if isConnLost(f.cl.err) || isStop(f.cl.err) || pos < f.off || pos >= got {
+			// The worker died, the piece came back short, or it was
+			// never sent: read the rest directly; it reports the error,
+			// if it is still there.
+			return ra.direct(w, s, d, p, off, n)
 		}
 		m, ok := ra.sh.copyOut(p[n:], f.slot, int(pos-f.off), int(got-f.off))
 		if !ok {
@@ -171,7 +178,7 @@ func (ra *readahead) stream(s *stream, d *Disk, p []byte, off int64) (int, error
 		if pos+int64(m) == f.off+int64(f.len) {
 			ra.release(f.slot)
 			s.pf = s.pf[1:]
-			ra.topUp(s, d, readEnd)
+			ra.topUp(w, s, d, readEnd)
 		}
 	}
 	return n, nil
@@ -179,29 +186,32 @@ func (ra *readahead) stream(s *stream, d *Disk, p []byte, off int64) (int, error
 
 // direct drops s's prefetches and reads p[n:] at off+n straight from the
 // worker; the stream goes on from where that read ends.
-func (ra *readahead) direct(s *stream, d *Disk, p []byte, off int64, n int) (int, error) {
+func (ra *readahead) direct(w *waiter, s *stream, d *Disk, p []byte, off int64, n int) (int, error) {
 	pos := off + int64(n)
 	ra.mu.Lock()
 	ra.fallbacks++
 	ra.dropLocked(s)
 	ra.mu.Unlock()
-	m, err := d.readDirect(p[n:], pos)
+	m, err := d.readDirect(w, p[n:], pos)
 	s.end = pos + int64(m)
 	return n + m, err
 }
 
 // topUp issues pieces after s.end until the prefetched range reaches the
 // window past readEnd (or the end of the disk), as far as free slots and
-// the budget allow. It never waits for a slot.
-func (ra *readahead) topUp(s *stream, d *Disk, readEnd int64) {
+// the budget allow. It never waits for a slot. Each piece times out on its
+// own, counted from when it is sent; Interrupt and the reader's context
+// stop the reader, not the pieces.
+func (ra *readahead) topUp(w *waiter, s *stream, d *Disk, readEnd int64) {
 	target := min(readEnd+s.win, d.size)
-	if s.end >= target {
+	if s.end >= target || w.check() != nil {
 		return
 	}
-	k, id, err := d.handle()
+	k, id, err := d.handle(w)
 	if err != nil || !k.shm {
 		return
 	}
+	pw := detached(d.c.timeout)
 	if len(s.pf) > 0 && s.pf[len(s.pf)-1].k != k {
 		return // a restart is under way; the old pieces fail first
 	}
@@ -214,7 +224,7 @@ func (ra *readahead) topUp(s *stream, d *Disk, readEnd int64) {
 		n := int(min(int64(ra.sh.slotSize), d.size-s.end))
 		e.b = e.b[:0]
 		readReq{Disk: id, Slot: uint32(slot), Off: s.end, Len: uint32(n)}.encode(&e)
-		cl := k.do(msgRead, e.b, nil, nil, n)
+		cl := k.do(pw, pw.deadline(), msgRead, e.b, nil, nil, n)
 		s.pf = append(s.pf, prefetch{k: k, slot: slot, off: s.end, len: n, cl: cl})
 		s.end += int64(n)
 	}

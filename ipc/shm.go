@@ -1,22 +1,32 @@
 package ipc
 
 import (
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // shmRegion is the shell's shared-memory region: a memfd divided into slots.
 // A read request owns one slot from the moment it is sent until the shell
-// has copied the data out; the worker writes into a slot only while serving
-// the request that names it.
+// has copied the data out, or, if its caller stopped waiting, until the
+// worker's reply has come (or the worker has been reaped): the worker writes
+// into a slot only while serving the request that names it.
 type shmRegion struct {
 	fd       int
 	slots    int
 	slotSize int
 	free     chan int
 	reclaim  func() // if set, called by get when no slot is free
+
+	// orphans counts slots held by requests whose callers stopped
+	// waiting; orphaned is closed (and replaced) each time one more is.
+	orphans  atomic.Int32
+	omu      sync.Mutex
+	orphaned chan struct{}
 
 	mu  sync.RWMutex // read-held while a slot is in use; held to unmap
 	mem []byte       // nil once unmapped
@@ -44,7 +54,8 @@ func newShm(slots, slotSize int) (*shmRegion, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("ipc: mmap: %w", err)
 	}
-	r := &shmRegion{fd: fd, slots: slots, slotSize: slotSize, free: make(chan int, slots), mem: mem}
+	r := &shmRegion{fd: fd, slots: slots, slotSize: slotSize, free: make(chan int, slots), mem: mem,
+		orphaned: make(chan struct{})}
 	for i := range slots {
 		r.free <- i
 	}
@@ -57,17 +68,84 @@ func (r *shmRegion) slot(i int) []byte {
 	return r.mem[off : off+r.slotSize : off+r.slotSize]
 }
 
-// get takes a free slot, waiting for one if need be.
-func (r *shmRegion) get() int {
+// errNoSlot is returned by get when no slot is free and the slots are not
+// coming back soon: the read should go through the socket instead.
+var errNoSlot = errors.New("ipc: every shared-memory slot is in use")
+
+// slotPatience is how long get waits for a slot before it gives up on the
+// region: requests to a stalled disk may hold every slot, and reads of
+// other disks should not wait for them.
+const slotPatience = 100 * time.Millisecond
+
+// get takes a free slot, waiting for one if need be, until w stops it at
+// dl. It returns errNoSlot rather than wait while any slot is orphaned, or
+// when none came back within slotPatience.
+func (r *shmRegion) get(w *waiter, dl time.Time) (int, error) {
 	select {
 	case slot := <-r.free:
-		return slot
+		return slot, nil
 	default:
 	}
 	if r.reclaim != nil {
 		r.reclaim()
 	}
-	return <-r.free
+	var s stopper
+	var patience *time.Timer
+	defer func() {
+		s.stop()
+		if patience != nil {
+			patience.Stop()
+		}
+	}()
+	for {
+		r.omu.Lock()
+		orphaned := r.orphaned
+		r.omu.Unlock()
+		if r.orphans.Load() > 0 {
+			select {
+			case slot := <-r.free:
+				return slot, nil
+			default:
+				return 0, errNoSlot
+			}
+		}
+		if s.w == nil {
+			s = w.stopper(dl)
+			patience = time.NewTimer(slotPatience)
+		}
+		select {
+		case slot := <-r.free:
+			return slot, nil
+		case <-patience.C:
+			return 0, errNoSlot
+		case <-orphaned:
+		case <-s.timer:
+			return 0, s.timedOut("no free shared-memory slot")
+		case <-w.intr:
+			return 0, interruptedError{}
+		case <-w.ctx.Done():
+			return 0, w.ctx.Err()
+		}
+	}
+}
+
+// orphan hands slot, held by call cl on k whose caller stopped waiting, to
+// a goroutine that frees it once the worker can no longer write into it:
+// when the reply has come, or the worker has been reaped.
+func (r *shmRegion) orphan(k *conn, cl *call, slot int) {
+	r.orphans.Add(1)
+	r.omu.Lock()
+	close(r.orphaned)
+	r.orphaned = make(chan struct{})
+	r.omu.Unlock()
+	go func() {
+		<-cl.done
+		if isConnLost(cl.err) {
+			<-k.exited
+		}
+		r.free <- slot
+		r.orphans.Add(-1)
+	}()
 }
 
 // copyOut copies slot i's bytes [from, to) into p. It reports false if the
