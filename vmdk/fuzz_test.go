@@ -41,9 +41,10 @@ func FuzzDescriptor(f *testing.F) {
 	})
 }
 
-// FuzzSparse opens a fuzzed file as an image, every file it names being
-// the same bytes, and reads parts of its disk. It asserts only that
-// nothing panics or hangs and that reads keep io.ReaderAt's promises.
+// FuzzSparse opens a fuzzed file as an image, every other file it names
+// (extents, parents) being the second fuzzed input, and reads parts of its
+// disk. It asserts only that nothing panics or hangs and that reads keep
+// io.ReaderAt's promises.
 func FuzzSparse(f *testing.F) {
 	small := testDisk(256<<10, 40)
 	small[0] = 1
@@ -52,19 +53,25 @@ func FuzzSparse(f *testing.F) {
 		{grainSectors: 8, gtes: 16, zeroGrain: true, state: func(g int64, b []byte) grainState { return grainState(g % 3) }},
 		{compress: true, footer: true, grainSectors: 16, gtes: 8},
 		{compress: true, noMarkers: true, grainSectors: 8, gtes: 32},
-		{desc: descriptorText("monolithicSparse", "f.vmdk", 0x12345678, `RW 512 SPARSE "f.vmdk"`), grainSectors: 8, gtes: 32},
 	} {
-		f.Add(buildHosted(small, spec))
+		f.Add(buildHosted(small, spec), []byte(nil))
 	}
-	f.Add(buildCOWD(small, 4))
-	for _, name := range []string{"sparse", "stream", "child"} {
-		f.Add(tooltest.Gunzip(f, "testdata/"+name+".vmdk.gz"))
+	f.Add(buildCOWD(small, 4), []byte(nil))
+	child := buildHosted(small, sparseSpec{
+		desc:      descriptorText("monolithicSparse", "p.vmdk", 0x12345678, `RW 512 SPARSE "f.vmdk"`),
+		zeroGrain: true, grainSectors: 8, gtes: 32,
+		state: func(g int64, b []byte) grainState { return grainState(g % 3) },
+	})
+	f.Add(child, buildHosted(small, sparseSpec{grainSectors: 16, gtes: 4}))
+	f.Add([]byte(descriptorText("custom", "", NoCID, `RW 8 ZERO`, `RW 100 FLAT "f" 1`, `RW 8 SPARSE "f"`)), buildHosted(small, sparseSpec{}))
+	f.Add([]byte(descriptorText("seSparse", "", NoCID, `RW 512 SESPARSE "f"`)), buildSESparse(small, func(g int64) bool { return g%5 == 1 }))
+	f.Add([]byte(descriptorText("vmfsSparse", "", NoCID, `RW 512 VMFSSPARSE "f"`)), buildCOWD(small, 1))
+	f.Add(tooltest.Gunzip(f, "testdata/child.vmdk.gz"), tooltest.Gunzip(f, "testdata/base.vmdk.gz"))
+	for _, name := range []string{"sparse", "stream"} {
+		f.Add(tooltest.Gunzip(f, "testdata/"+name+".vmdk.gz"), []byte(nil))
 	}
-	f.Add([]byte(descriptorText("custom", "", NoCID, `RW 8 ZERO`, `RW 100 FLAT "f" 1`, `RW 8 SPARSE "f"`)))
-	f.Add([]byte(descriptorText("seSparse", "", NoCID, `RW 512 SESPARSE "f"`)))
-	f.Add(buildSESparse(small, func(g int64) bool { return g%5 == 1 }))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		open := func(string) (File, error) { return newMemFile(b), nil }
+	f.Fuzz(func(t *testing.T, b, other []byte) {
+		open := func(string) (File, error) { return newMemFile(other), nil }
 		im, err := Open(newMemFile(b), "f.vmdk", open, Options{MaxChainDepth: 4})
 		if err != nil {
 			return
