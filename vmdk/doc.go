@@ -23,18 +23,25 @@
 //     space-efficient sparse extents). Any number of extents, as
 //     twoGbMaxExtentSparse and twoGbMaxExtentFlat make.
 //   - Delta disks: grains a child does not hold are read from the parent its
-//     parentFileNameHint names, to a bounded depth. A parentCID that differs
-//     from the parent's CID is reported in [Info.Warnings], not refused.
+//     parentFileNameHint names, to a bounded depth ([Options.MaxChainDepth]).
+//     A parentCID that differs from the parent's CID, or a parent of another
+//     size, is reported in [Info.Warnings], not refused. Names written on
+//     Windows have their backslashes read as slashes, and a parent named by
+//     an absolute path that is not found is looked for next to its child.
 //
 // Not read: raw device mappings (VMFSRDM, VMFSRAW), vSAN objects and any
 // other extent type; they are refused by name with an error wrapping
-// [errors.ErrUnsupported]. The redundant grain directory is never used.
+// [errors.ErrUnsupported], as are seSparse extents whose journal needs
+// replaying. The redundant grain directory is never used, and stream
+// markers other than a grain's are not walked: the grain directory says
+// where every grain is.
 //
 // # Security
 //
 // Images are untrusted input. Every offset, count and size read from one is
-// checked before it sizes an allocation, a loop or a read: the grain
-// directory must lie in its file and is bounded, grain tables and grains
+// checked before it sizes an allocation, a loop or a read: a grain
+// directory must lie in its file, and the directories of all the extents
+// and parents of an image are bounded together; grain tables and grains
 // must lie in their file and must not overlap the header, the grain
 // directory or their own grain table, a compressed grain may not inflate to
 // more than a grain, descriptors are at most 1 MiB, and parent chains are

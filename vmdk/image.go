@@ -109,6 +109,11 @@ type opening struct {
 // The Image reads f but does not own it: Close closes every file Open got
 // from open (extents, parents), never f, which the caller closes after the
 // Image. On error, every file Open got from open is closed.
+//
+// Errors name the file at fault: a *FormatError for damage, an error
+// wrapping errors.ErrUnsupported for what is not read, and the Opener's
+// error wrapped as it is (a missing extent or parent wraps fs.ErrNotExist
+// when the Opener's error does).
 func Open(f File, path string, open Opener, opts Options) (*Image, error) {
 	o := &opening{open: open, maxDep: opts.MaxChainDepth, c: newCaches()}
 	if o.maxDep <= 0 {
