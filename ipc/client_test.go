@@ -251,7 +251,8 @@ func TestListStatusClose(t *testing.T) {
 	if err != nil || len(st) != 2 {
 		t.Fatalf("status: %+v %v", st, err)
 	}
-	if st[0].Bytes != 1<<20 || st[0].Requests == 0 || st[0].State != "ready" || st[0].LastErr != "" {
+	if st[0].Bytes != 1<<20 || st[0].Requests == 0 || st[0].State != "ready" || st[0].LastErr != "" ||
+		st[0].ConnID != st[0].ID || st[0].Format != "" || st[0].Reconnects != 0 {
 		t.Errorf("status[0] = %+v", st[0])
 	}
 	if err := d1.Close(); err != nil {

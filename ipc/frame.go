@@ -49,6 +49,7 @@ const (
 	maxName   = 256  // display name of a disk
 	maxErrMsg = 1024 // error message carried in a reply
 	maxState  = 64   // state word in a status record
+	maxFormat = 32   // image format name in a status record
 	maxDisks  = 256  // disks open at once in one worker
 
 	// maxRequestBody bounds every frame the worker accepts.

@@ -126,7 +126,8 @@ func TestMessageRoundTrip(t *testing.T) {
 	rr := readReq{Disk: 9, Slot: noSlot, Off: 1<<40 + 5, Len: 4096}
 	rr.encode(&e)
 	st := DiskStatus{ID: 9, Name: "nbd://host/export", Size: 77, Bytes: 1 << 33, Requests: 12, Errors: 1,
-		LastErr: "read: connection reset", LastErrAt: time.Unix(1700000000, 123), State: "reconnecting"}
+		LastErr: "read: connection reset", LastErrAt: time.Unix(1700000000, 123), State: "reconnecting",
+		Format: "qcow2", ConnID: 3, Reconnects: 5}
 	st.encode(&e)
 	appendErr(&e, &fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT})
 
@@ -174,6 +175,23 @@ func TestStatusExtensible(t *testing.T) {
 	a, b := decodeDiskStatus(&d), decodeDiskStatus(&d)
 	if err := d.end("status"); err != nil || n != 2 || a.ID != 1 || a.State != "ready" || b.ID != 2 || b.Name != "b" {
 		t.Errorf("n=%d a=%+v b=%+v err=%v", n, a, b, err)
+	}
+}
+
+// A status record from a worker that predates the format, connection id
+// and reconnect fields decodes with their defaults.
+func TestStatusOlder(t *testing.T) {
+	var r encoder
+	DiskStatus{ID: 4, Name: "a", State: "ready"}.encode(&r)
+	rec := r.b[2 : len(r.b)-(2+4+8)] // format "", connection id, reconnects
+	var e encoder
+	e.u16(uint16(len(rec)))
+	e.b = append(e.b, rec...)
+	d := decoder{b: e.b}
+	got := decodeDiskStatus(&d)
+	want := DiskStatus{ID: 4, Name: "a", State: "ready", ConnID: 4}
+	if err := d.end("status"); err != nil || got != want {
+		t.Errorf("got %+v, %v; want %+v", got, err, want)
 	}
 }
 

@@ -31,7 +31,8 @@ func FuzzReadFrame(f *testing.F) {
 	e = encoder{}
 	appendErr(&e, nil)
 	e.u32(1)
-	DiskStatus{ID: 1, Name: "x", LastErr: "y", LastErrAt: time.Unix(1, 0), State: "ready"}.encode(&e)
+	DiskStatus{ID: 1, Name: "x", LastErr: "y", LastErrAt: time.Unix(1, 0), State: "ready",
+		Format: "vmdk", ConnID: 2, Reconnects: 3}.encode(&e)
 	f.Add(appendFrame(nil, header{Type: msgStatus | replyBit, ID: 4}, e.b))
 	var hb [headerSize]byte
 	putHeader(hb[:], header{Type: msgRead, Length: 1<<32 - 1})

@@ -106,9 +106,12 @@ func decodeReadReq(d *decoder) readReq {
 // DiskStatus is what the worker reports about one open disk.
 //
 // On the wire (status reply: uint32 count, then one record per disk) each
-// record is a uint16 length followed by the fields below in order. A decoder
-// ignores bytes after the fields it knows, so a later version may append
-// fields (reconnect state, say) without breaking an older shell.
+// record is a uint16 length followed by uint32 id, int64 size, uint64
+// bytes, requests and errors, int64 last error time (Unix nanoseconds, 0
+// for none), strings name, last error and state, then the fields added
+// later: string format, uint32 connection id, uint64 reconnects. A decoder
+// ignores bytes after the fields it knows, and leaves the fields a record
+// ends before at their defaults, so either side may be the older one.
 type DiskStatus struct {
 	ID        uint32
 	Name      string
@@ -116,9 +119,13 @@ type DiskStatus struct {
 	Bytes     uint64    // bytes served
 	Requests  uint64    // read requests served
 	Errors    uint64    // read requests that failed (io.EOF excluded)
-	LastErr   string    // "" if none
+	LastErr   string    // "" if none: the newer of the worker's and the backend's
 	LastErrAt time.Time // zero if none
 	State     string    // the disk's connection state, "ready" for a local file
+
+	Format     string // image format ("raw", "qcow2", "vmdk", ...), "" if the backend does not say
+	ConnID     uint32 // the backend's connection id; the disk's ID if it has none
+	Reconnects uint64 // times the backend reconnected
 }
 
 func (m DiskStatus) encode(e *encoder) {
@@ -136,6 +143,9 @@ func (m DiskStatus) encode(e *encoder) {
 	r.str(m.Name, maxName)
 	r.str(m.LastErr, maxErrMsg)
 	r.str(m.State, maxState)
+	r.str(m.Format, maxFormat)
+	r.u32(m.ConnID)
+	r.u64(m.Reconnects)
 	e.u16(uint16(len(r.b)))
 	e.b = append(e.b, r.b...)
 }
@@ -159,6 +169,12 @@ func decodeDiskStatus(d *decoder) DiskStatus {
 	m.Name = r.str(maxName, "status name")
 	m.LastErr = r.str(maxErrMsg, "status error")
 	m.State = r.str(maxState, "status state")
+	m.ConnID = m.ID
+	if r.err == nil && len(r.b) > 0 {
+		m.Format = r.str(maxFormat, "status format")
+		m.ConnID = r.u32("status connection id")
+		m.Reconnects = r.u64("status reconnects")
+	}
 	// Fields a later version appends are skipped with the record.
 	if r.err != nil {
 		d.err = r.err

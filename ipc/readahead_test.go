@@ -257,8 +257,8 @@ func (f faultyBackend) ReadAt(p []byte, off int64) (int, error) {
 	return f.Backend.ReadAt(p, off)
 }
 
-// openFaulty opens a spec made by badSpec, slowSpec or gate.spec; ok is
-// false for any other spec.
+// openFaulty opens a spec made by badSpec, slowSpec, gate.spec or
+// statusSpec; ok is false for any other spec.
 func openFaulty(spec string) (b Backend, ok bool, err error) {
 	name, opt, ok := strings.Cut(spec, "#")
 	if !ok {
@@ -274,6 +274,8 @@ func openFaulty(spec string) (b Backend, ok bool, err error) {
 		f.delay = time.Duration(d)
 	} else if g, ok := strings.CutPrefix(opt, "gate="); ok {
 		return openGated(name, g)
+	} else if at, ok := strings.CutPrefix(opt, "status="); ok {
+		return openStatus(name, at)
 	}
 	f.Backend, err = fileOpener(name)
 	return f, true, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -24,8 +25,27 @@ import (
 const WorkerArg = "__worker"
 
 // Backend is what the worker reads from: an open disk image or device (a
-// transport.Disk). ReadAt must be safe for concurrent use. (The shell's
-// view of a disk is *Disk.)
+// transport.Disk). ReadAt must be safe for concurrent use; the worker runs
+// up to 16 reads of one disk at once. (The shell's view of a disk is
+// *Disk.)
+//
+// A Backend may also have any of these methods, which the worker uses when
+// it finds them. The status methods are called while reads run, so they
+// must be safe for concurrent use and return at once.
+//
+//	Name() string                  // the name the shell shows, without credentials
+//	Format() string                // the image format: "raw", "qcow2", "vmdk", ...
+//	ConnID() int                   // the id of the connection behind the disk
+//	State() string                 // "connected", "reconnecting", "failed", ...
+//	Reconnects() int               // how many times the backend reconnected
+//	LastError() (error, time.Time) // the backend's own last error and when
+//
+// Name is asked once, at open; the others at every status request. Without
+// Name the worker shows the spec's last element; without ConnID the
+// connection id is the disk's id; without State the state is "ready".
+// LastError reports errors the backend handled itself, such as the cause of
+// a reconnect: status shows it or the last error of a read the worker
+// served, whichever is newer.
 type Backend interface {
 	io.ReaderAt
 	Size() int64
@@ -34,10 +54,6 @@ type Backend interface {
 
 // Opener opens a disk by its spec (a path or URI). The worker gets one from
 // main, so this package holds no parser or transport code.
-//
-// If the Backend also has a Name() string method, that is the name the shell
-// shows; if it has a State() string method, status reports it (for a network
-// disk: "connected", "reconnecting", ...).
 type Opener func(spec string) (Backend, error)
 
 // Concurrency in the worker. Every request is served by a goroutine of its
@@ -529,9 +545,26 @@ func (sd *serverDisk) status() DiskStatus {
 	if s, ok := sd.d.(interface{ State() string }); ok {
 		st.State = s.State()
 	}
+	if f, ok := sd.d.(interface{ Format() string }); ok {
+		st.Format = f.Format()
+	}
+	st.ConnID = sd.id
+	if c, ok := sd.d.(interface{ ConnID() int }); ok {
+		if id := c.ConnID(); id >= 0 && uint64(id) <= math.MaxUint32 {
+			st.ConnID = uint32(id)
+		}
+	}
+	if r, ok := sd.d.(interface{ Reconnects() int }); ok {
+		st.Reconnects = uint64(max(0, r.Reconnects()))
+	}
 	sd.emu.Lock()
 	st.LastErr, st.LastErrAt = sd.lastErr, sd.lastErrAt
 	sd.emu.Unlock()
+	if l, ok := sd.d.(interface{ LastError() (error, time.Time) }); ok {
+		if err, at := l.LastError(); err != nil && (st.LastErr == "" || at.After(st.LastErrAt)) {
+			st.LastErr, st.LastErrAt = err.Error(), at
+		}
+	}
 	return st
 }
 
