@@ -187,6 +187,12 @@ func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) 
 	info := h.info
 	info.URI = u.Redacted()
 	info.Export = u.Export
+	return newConn(raw, h.nc, info), nil
+}
+
+// newConn returns a connection in the transmission phase over nc (raw, or
+// TLS over raw), with its reader started.
+func newConn(raw, nc net.Conn, info Info) *Conn {
 	maxReq := int64(maxRequestSize)
 	if int64(info.MaxBlock) < maxReq {
 		maxReq = int64(info.MaxBlock)
@@ -197,8 +203,8 @@ func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) 
 		name:       info.URI,
 		info:       info,
 		raw:        raw,
-		nc:         h.nc,
-		br:         bufio.NewReaderSize(h.nc, 64<<10),
+		nc:         nc,
+		br:         bufio.NewReaderSize(nc, 64<<10),
 		minBlock:   int64(info.MinBlock),
 		maxRequest: maxReq,
 		window:     defaultWindow,
@@ -208,7 +214,7 @@ func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) 
 		readerDone: make(chan struct{}),
 	}
 	go c.readLoop()
-	return c, nil
+	return c
 }
 
 // makeTLSConfig builds the client's TLS configuration from the options.
@@ -396,8 +402,9 @@ func (c *Conn) ReadAt(p []byte, off int64) (int, error) {
 // the bytes before it and io.EOF.
 //
 // A long read is split into requests of at most Info().MaxRequest bytes,
-// up to 16 of them in flight at once; a read not aligned to the server's minimum block size
-// reads the aligned blocks around it and copies out the part asked for.
+// up to 16 of them in flight at once; a read not aligned to the server's
+// minimum block size reads the aligned blocks around it and copies out the
+// part asked for.
 //
 // Errors: a server's refusal is an *Error (wrapped; errors.As finds it)
 // and leaves the connection usable; an error wrapping ErrDisconnected
