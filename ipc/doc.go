@@ -32,8 +32,10 @@
 //   - list: → id, size, name of every open disk.
 //   - read: disk id, slot, offset, length → count, then the data if no slot.
 //   - status: → per disk: id, name, size, bytes and requests served, errors,
-//     last error and its time, state. Each record is length-prefixed, so
-//     later versions append fields and older readers skip them.
+//     last error and its time, state, then (appended later) image format,
+//     connection id and reconnect count. Each record is length-prefixed,
+//     so later versions append fields and older readers skip them; a
+//     record that ends early leaves the later fields at their defaults.
 //   - close: disk id.
 //
 // # Limits
@@ -43,7 +45,20 @@
 // MaxInline plus 4 KiB; a frame announcing more is refused and the
 // connection closed. Specs are at most 4096 bytes, names 256, error
 // messages 1024, open disks per worker 256, shared memory 64 slots of at
-// most 8 MiB.
+// most 8 MiB. The shell keeps at most 256 requests waiting for replies;
+// the worker serves at most 512 requests of a connection at once, runs at
+// most 16 reads of one disk at once, and holds at most 64 inline read
+// buffers.
+//
+// # The worker
+//
+// The worker serves every request in a goroutine of its own, and writes
+// each reply frame whole under a lock, so replies of different requests
+// never interleave. A read that hangs (a network disk reconnecting) holds
+// up neither reads of other disks, nor up to 15 more of its own disk, nor
+// open, list, status or close. The Backend may report its format,
+// connection id, state, reconnects and its own last error through
+// optional methods (see Backend); status passes them on.
 //
 // # Shared memory
 //
@@ -52,7 +67,10 @@
 // into it and answers with the count; the shell copies the data into the
 // caller's buffer and frees the slot. Without memfd (capability not agreed)
 // the data travels in the reply frame and lands directly in the caller's
-// buffer. A large ReadAt is split into slot-sized requests kept in flight
+// buffer. A read that finds no free slot waits up to 100 ms for one, and
+// then, or at once while some slot is held by an abandoned request (see
+// below), goes through the socket instead: reads of a disk that hangs must
+// not hold up the others. A large ReadAt is split into slot-sized requests kept in flight
 // in parallel; reads under 256 KiB go through a block cache of aligned
 // 64 KiB chunks (LRU, 64 MiB per client by default, concurrent misses on a
 // chunk fetched once).
@@ -68,6 +86,31 @@
 // prefetch that fails is not reported: the read that needs its range reads
 // it again and gets the disk's own answer. Over the socket there is no
 // read-ahead.
+//
+// # Timeouts and interruption
+//
+// Each request waits for its reply at most Config.Timeout (30 s by
+// default), counted from when it is made, a wait for a free slot
+// included; then it fails with an error wrapping ErrTimeout and naming the
+// read, for example
+//
+//	ipc: read of disk.qcow2 at offset 0x10000 (64 KiB): no answer from the worker in 30s
+//
+// Client.Interrupt fails every call waiting at that moment with
+// ErrInterrupted (the shell calls it on Ctrl-C), and Disk.ReadAtContext
+// stops when its context is done. None of these touches the worker or the
+// connection: the worker finishes the request, which was abandoned. The
+// reply of an abandoned request is read and dropped; inline data never
+// lands in the caller's buffer after its call returned, and a slot goes
+// back to the free list only when the worker's reply for it has come (or
+// the worker has been reaped), since until then the worker may still write
+// into it. A reply that is already being read when the wait ends is kept.
+//
+// A block cache fetch serves every reader of its chunk and is bounded by
+// the timeout alone: a reader that is interrupted leaves it running, and
+// the chunk is cached when it comes. A fetch that fails is not cached: its
+// waiters get the error and the next read fetches again. A read-ahead
+// stream whose reader is stopped is dropped, its prefetches with it.
 //
 // # Restarts
 //
