@@ -1,15 +1,22 @@
-// Package transport opens the disks vmsh reads: disk image files and block
-// devices, always read-only.
+// Package transport opens the disks vmsh reads, always read-only: disk
+// image files, block devices and NBD exports, and the image formats they
+// may hold (raw, qcow2, VMDK).
 //
-// Open is the single entry point. It looks at the spec it is given and picks
-// a transport: a "scheme://" prefix selects a network transport (none is
-// implemented yet; nbd:// gives an error wrapping errors.ErrUnsupported), and
-// anything else is a local path. A local file is then checked for the magic
-// numbers of image formats that need their own reader (qcow2, VMDK, VHDX,
-// VDI); those formats are not implemented yet either and give an error
-// wrapping errors.ErrUnsupported instead of being read as raw bytes.
+// Open is the single entry point. A "scheme://" prefix selects a network
+// transport (nbd://, nbds://, nbd+unix://, nbds+unix://); anything else is a
+// local path (or file://). The bytes found there are then read as the
+// image format Options.Format names, or the one their magic number says:
+// qcow2 (with backing files, external data files and internal snapshots)
+// and VMDK (descriptors, sparse, streamOptimized and flat extents, parent
+// chains) through their packages, anything else as raw. Formats vmsh does
+// not read (VHDX, VDI) are refused by name.
 //
-// Nothing in this package ever writes: files and devices are opened O_RDONLY.
+// An NBD export survives its connection: a read that fails because the
+// connection broke dials again with a capped exponential backoff and is
+// retried, until Options.Timeout has passed since the read began.
+//
+// Nothing in this package ever writes: files and devices are opened
+// O_RDONLY and NBD connections only ever send reads.
 package transport
 
 import (
@@ -19,6 +26,9 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
+
+	"vmsh/nbd"
 )
 
 // Disk is an open disk: its bytes, its size, and a Close that releases it.
@@ -30,28 +40,96 @@ type Disk interface {
 	Close() error
 }
 
-// Open opens the disk named by spec read-only.
+// DefaultTimeout bounds a read of a network disk, reconnections included,
+// when Options.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Options are what opening a disk may need beyond its name.
+type Options struct {
+	// Format is "raw", "qcow2" or "vmdk"; "" detects it from the magic.
+	Format string
+	// Snapshot names a qcow2 internal snapshot (by id or name) to read
+	// instead of the image's active state.
+	Snapshot string
+	// TLSCA, TLSCert and TLSKey name PEM files for nbds:// exports: the
+	// certificate authorities to trust ("" for the system's) and a client
+	// certificate and key for servers that ask for one.
+	TLSCA, TLSCert, TLSKey string
+	// TLSInsecure accepts any server certificate.
+	TLSInsecure bool
+	// Timeout bounds connecting to a network disk and each read from it,
+	// reconnections included: zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Open opens the disk named by spec read-only with the default Options.
+func Open(spec string) (Disk, error) { return OpenOptions(spec, Options{}) }
+
+// OpenOptions opens the disk named by spec read-only.
 //
 // A spec is either a local path (an image file or a block device) or a URL
-// with a scheme ("nbd://host/export"). Only local paths are supported for
-// now. Errors name the spec; a missing path wraps fs.ErrNotExist, and a
-// spec for a transport or image format that is not implemented wraps
+// with a scheme ("nbd://host/export"). Errors name the spec (without any
+// credentials it holds); a missing path wraps fs.ErrNotExist, and a
+// transport or image format that is not implemented wraps
 // errors.ErrUnsupported.
-func Open(spec string) (Disk, error) {
+func OpenOptions(spec string, o Options) (Disk, error) {
 	if spec == "" {
 		return nil, errors.New("transport: empty disk name")
 	}
-	if scheme, ok := urlScheme(spec); ok {
-		switch scheme {
-		case "file":
-			return openLocal(spec, strings.TrimPrefix(spec[len(scheme)+1:], "//"))
-		case "nbd", "nbds", "nbd+unix", "nbds+unix", "nbd+vsock", "nbds+vsock":
-			return nil, fmt.Errorf("transport: %s: NBD: %w", spec, errUnsupported)
-		default:
-			return nil, fmt.Errorf("transport: %s: unknown scheme %q: %w", spec, scheme, errUnsupported)
+	var base Disk
+	var path string
+	var err error
+	if _, ok := urlScheme(spec); ok {
+		base, err = openURL(spec, o)
+		if d, ok := base.(*fileDisk); ok {
+			path = d.f.Name()
+		}
+	} else {
+		base, err = openFile(spec, spec)
+		path = spec
+	}
+	if err != nil {
+		return nil, err
+	}
+	format := o.Format
+	if format == "" {
+		if format, err = detectFormat(displayName(spec), base); err != nil {
+			base.Close()
+			return nil, err
 		}
 	}
-	return openLocal(spec, spec)
+	d, err := openImage(displayName(spec), path, format, base, o)
+	if err != nil {
+		base.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// openURL opens a disk named by a URL, as raw bytes.
+func openURL(spec string, o Options) (Disk, error) {
+	scheme, _ := urlScheme(spec)
+	switch scheme {
+	case "file":
+		return openFile(spec, strings.TrimPrefix(spec[len(scheme)+1:], "//"))
+	case "nbd", "nbds", "nbd+unix", "nbds+unix":
+		return openNBD(spec, o)
+	case "nbd+vsock", "nbds+vsock":
+		return nil, fmt.Errorf("transport: %s: NBD over vsock: %w", displayName(spec), errUnsupported)
+	}
+	return nil, fmt.Errorf("transport: %s: unknown scheme %q: %w", displayName(spec), scheme, errUnsupported)
+}
+
+// displayName is spec without credentials: an NBD URI's user name and
+// query parameters other than the socket are dropped.
+func displayName(spec string) string {
+	if scheme, ok := urlScheme(spec); ok && strings.HasPrefix(scheme, "nbd") {
+		if u, err := nbd.ParseURI(spec); err == nil {
+			return u.Redacted()
+		}
+		return scheme + "://…"
+	}
+	return spec
 }
 
 // errUnsupported reads "not supported yet" and wraps errors.ErrUnsupported.
@@ -88,8 +166,9 @@ func (d *fileDisk) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(
 func (d *fileDisk) Size() int64                             { return d.size }
 func (d *fileDisk) Close() error                            { return d.f.Close() }
 
-// openLocal opens path read-only; spec is what the user typed, for errors.
-func openLocal(spec, path string) (Disk, error) {
+// openFile opens path read-only, as raw bytes; spec is what the user typed,
+// for errors.
+func openFile(spec, path string) (Disk, error) {
 	// Look before opening: opening a FIFO read-only would block until a
 	// writer appears, and a directory is never a disk.
 	fi, err := os.Stat(path)
@@ -105,10 +184,6 @@ func openLocal(spec, path string) (Disk, error) {
 	}
 	d, err := newFileDisk(spec, f)
 	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := checkImageFormat(spec, d); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -160,42 +235,4 @@ func newFileDisk(spec string, f *os.File) (*fileDisk, error) {
 		return nil, fmt.Errorf("transport: %s: bad size %d", spec, size)
 	}
 	return &fileDisk{f: f, size: size}, nil
-}
-
-// imageFormats are the image formats recognised by their magic at offset 0
-// that need a reader of their own. None is implemented yet.
-var imageFormats = []struct {
-	name  string
-	magic string
-}{
-	{"qcow2", "QFI\xfb"},
-	{"VMDK (sparse)", "KDMV"},
-	{"VMDK (ESXi COWD)", "COWD"},
-	{"VMDK (descriptor)", "# Disk DescriptorFile"},
-	{"VHDX", "vhdxfile"},
-	{"VDI", "<<< "}, // checked further below
-}
-
-// checkImageFormat returns an error wrapping errors.ErrUnsupported if d
-// starts with the magic of an image format that is not raw.
-func checkImageFormat(spec string, d *fileDisk) error {
-	var buf [64]byte
-	n, err := d.ReadAt(buf[:], 0)
-	if err != nil && err != io.EOF {
-		return fmt.Errorf("transport: %s: %w", spec, err)
-	}
-	head := string(buf[:n])
-	for _, f := range imageFormats {
-		if !strings.HasPrefix(head, f.magic) {
-			continue
-		}
-		if f.name == "VDI" {
-			// "<<< Oracle VM VirtualBox Disk Image >>>", "<<< Sun xVM ...".
-			if !strings.Contains(head, "Disk Image >>>") {
-				continue
-			}
-		}
-		return fmt.Errorf("transport: %s: %s image format: %w", spec, f.name, errUnsupported)
-	}
-	return nil
 }

@@ -139,8 +139,17 @@ func TestOpenErrors(t *testing.T) {
 	if err := os.WriteFile(vmdk, []byte("# Disk DescriptorFile\nversion=1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	vhdx := filepath.Join(dir, "disk.vhdx")
+	if err := os.WriteFile(vhdx, append([]byte("vhdxfile"), make([]byte, 1024)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(dir, "raw.img")
+	if err := os.WriteFile(raw, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		spec        string
+		opts        Options
 		is          error  // errors.Is target, or nil
 		contains    string // substring of the message
 		unsupported bool
@@ -151,14 +160,24 @@ func TestOpenErrors(t *testing.T) {
 		{spec: empty, contains: "empty disk"},
 		{spec: fifo, contains: "not a regular file or block device"},
 		{spec: "/dev/null", contains: "not a regular file or block device"},
-		{spec: qcow, contains: "qcow2", unsupported: true},
-		{spec: vmdk, contains: "VMDK", unsupported: true},
-		{spec: "nbd://localhost/export", contains: "NBD", unsupported: true},
-		{spec: "nbd+unix:///export?socket=/run/x.sock", contains: "NBD", unsupported: true},
+		{spec: qcow, contains: "qcow2: " + qcow + ": header: cluster_bits 0"},
+		{spec: vmdk, contains: "vmdk: " + vmdk + ": the descriptor lists no extent"},
+		{spec: vhdx, contains: "VHDX image format", unsupported: true},
+		{spec: "nbd+unix:///export?socket=" + filepath.Join(dir, "no.sock"), is: fs.ErrNotExist, contains: "nbd+unix:///export?socket="},
+		{spec: "nbd+vsock:///export", contains: "vsock", unsupported: true},
 		{spec: "gopher://x/y", contains: "unknown scheme", unsupported: true},
+		{spec: vmdk, opts: Options{Format: "vhd"}, contains: `unknown image format "vhd"`},
+		{spec: empty + "x", opts: Options{Format: "raw"}, is: fs.ErrNotExist},
 	}
+	tests = append(tests, struct {
+		spec        string
+		opts        Options
+		is          error
+		contains    string
+		unsupported bool
+	}{spec: raw, opts: Options{Snapshot: "s1"}, contains: "--snapshot needs a qcow2 image, not raw"})
 	for _, tt := range tests {
-		d, err := Open(tt.spec)
+		d, err := OpenOptions(tt.spec, tt.opts)
 		if err == nil {
 			d.Close()
 			t.Errorf("Open(%q) succeeded", tt.spec)
