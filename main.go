@@ -14,11 +14,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -36,16 +39,32 @@ var version = ""
 
 const usage = `usage: vmsh [-c "command; command..."] [disk...]
 
-vmsh opens a virtual machine's disks (image files or block devices, read-only)
-and lets you browse and copy out their files: ls, cd, cat, stat, get, lsblk,
-use. With no disk it opens a small sample guest disk built into vmsh.
+vmsh opens a virtual machine's disks (read-only) and lets you browse and copy
+out their files: ls, cd, cat, stat, get, lsblk, use. With no disk it opens a
+small sample guest disk built into vmsh.
 
-  -c COMMANDS   run COMMANDS (separated by ';') and exit
-  --strict      treat metadata checksum mismatches as errors, not warnings
-  --no-replay   show filesystems as they are on disk, without replaying
-                their journals
-  -h, --help    show this help
-  --version     show the version
+A disk is an image file (raw, qcow2 or VMDK, told apart by their magic), a
+block device, or an NBD export: nbd://host[:port][/export], nbds://... (TLS),
+nbd+unix:///export?socket=PATH, nbds+unix://...
+
+  -c COMMANDS        run COMMANDS (separated by ';') and exit
+  --format FORMAT    read every disk as raw, qcow2 or vmdk instead of
+                     detecting the format
+  --snapshot NAME    read this qcow2 internal snapshot (name or id) instead
+                     of the image's current state
+  --timeout DURATION how long a read of a network disk may take, reconnecting
+                     included, before it fails (default 30s)
+  --tls-ca FILE      PEM certificate authorities for nbds:// servers
+                     (default: the system's)
+  --tls-cert FILE, --tls-key FILE
+                     a client certificate and key for nbds:// servers that
+                     ask for one
+  --tls-insecure     accept any nbds:// server certificate
+  --strict           treat metadata checksum mismatches as errors, not warnings
+  --no-replay        show filesystems as they are on disk, without replaying
+                     their journals
+  -h, --help         show this help
+  --version          show the version
 
 Without -c, vmsh reads commands from its standard input: interactively on a
 terminal (type help), else one per line. The exit status is 0 when every
@@ -63,9 +82,16 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-// openDisk is the worker's opener: the transport layer, read-only.
+// openDisk is the worker's opener: the transport layer, read-only, with
+// the options vmsh was given.
 func openDisk(spec string) (ipc.Backend, error) {
-	d, err := transport.Open(spec)
+	var o transport.Options
+	if env := os.Getenv(workerOptionsEnv); env != "" {
+		if err := json.Unmarshal([]byte(env), &o); err != nil {
+			return nil, fmt.Errorf("%s: %v", workerOptionsEnv, err)
+		}
+	}
+	d, err := transport.OpenOptions(spec, o)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +107,7 @@ type options struct {
 	strict     bool
 	noReplay   bool
 	disks      []string
+	transport  transport.Options
 }
 
 // parseArgs reads the command line. Flags and disks may be mixed; "--" ends
@@ -111,6 +138,20 @@ func parseArgs(args []string) (options, error) {
 			o.strict = true
 		case a == "--no-replay":
 			o.noReplay = true
+		case a == "--tls-insecure":
+			o.transport.TLSInsecure = true
+		case valueFlags[flagName(a)] != nil:
+			name, val, ok := strings.Cut(a, "=")
+			if !ok {
+				if i+1 >= len(args) {
+					return o, fmt.Errorf("%s needs an argument", a)
+				}
+				i++
+				val = args[i]
+			}
+			if err := valueFlags[name](&o, val); err != nil {
+				return o, fmt.Errorf("%s: %v", name, err)
+			}
 		case strings.HasPrefix(a, "-") && a != "-":
 			return o, fmt.Errorf("unknown flag %s", a)
 		default:
@@ -119,6 +160,40 @@ func parseArgs(args []string) (options, error) {
 	}
 	return o, nil
 }
+
+// flagName is a flag without its "=value".
+func flagName(a string) string {
+	name, _, _ := strings.Cut(a, "=")
+	return name
+}
+
+// valueFlags are the flags that take a value, as --flag VALUE or
+// --flag=VALUE.
+var valueFlags = map[string]func(o *options, v string) error{
+	"--format": func(o *options, v string) error {
+		if !slices.Contains(transport.Formats, v) {
+			return fmt.Errorf("unknown format %q (%s)", v, strings.Join(transport.Formats, ", "))
+		}
+		o.transport.Format = v
+		return nil
+	},
+	"--snapshot": func(o *options, v string) error { o.transport.Snapshot = v; return nil },
+	"--timeout": func(o *options, v string) error {
+		d, err := time.ParseDuration(v)
+		if err == nil && d <= 0 {
+			err = errors.New("must be positive")
+		}
+		o.transport.Timeout = d
+		return err
+	},
+	"--tls-ca":   func(o *options, v string) error { o.transport.TLSCA = v; return nil },
+	"--tls-cert": func(o *options, v string) error { o.transport.TLSCert = v; return nil },
+	"--tls-key":  func(o *options, v string) error { o.transport.TLSKey = v; return nil },
+}
+
+// workerOptionsEnv carries the transport options from vmsh to its worker,
+// which inherits the environment: file names and settings, never secrets.
+const workerOptionsEnv = "VMSH_WORKER_OPTIONS"
 
 func versionString() string {
 	if version != "" {
@@ -159,7 +234,21 @@ func run(args []string) int {
 	s.FSOptions.Strict = o.strict
 	s.FSOptions.NoReplay = o.noReplay
 
-	client, err := ipc.Start()
+	env, err := json.Marshal(o.transport)
+	if err == nil {
+		err = os.Setenv(workerOptionsEnv, string(env))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vmsh: %v\n", err)
+		return 1
+	}
+	timeout := o.transport.Timeout
+	if timeout == 0 {
+		timeout = transport.DefaultTimeout
+	}
+	// The worker gives up on a network read after the timeout and says
+	// why; the shell waits a little longer for that answer.
+	client, err := ipc.Config{Timeout: timeout + 5*time.Second}.Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmsh: cannot start the disk worker: %v\n", err)
 		return 1
