@@ -3,6 +3,7 @@ package nbd
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -331,4 +332,24 @@ func TestNbdkitKilled(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestNbdkitPattern reads nbdkit's pattern plugin, whose every 8 bytes
+// hold their own offset, big-endian; and its memory plugin, all zeroes.
+func TestNbdkitPattern(t *testing.T) {
+	const size = 5<<20 + 24
+	want := make([]byte, size)
+	for off := 0; off < size; off += 8 {
+		binary.BigEndian.PutUint64(want[off:], uint64(off))
+	}
+	s := startNbdkit(t, false, nil, "pattern", fmt.Sprint("size=", size))
+	c := dial(t, s.exportURI("", false), Options{})
+	checkReads(t, c, want)
+
+	m := startNbdkit(t, true, nil, "memory", "size=3M")
+	cm := dial(t, m.exportURI("", false), Options{})
+	if cm.Info().Flags&FlagReadOnly != 0 {
+		t.Fatalf("flags %v: nbdkit memory is writable, the client just does not write", cm.Info().Flags)
+	}
+	checkReads(t, cm, make([]byte, 3<<20))
 }
