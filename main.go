@@ -275,11 +275,12 @@ func run(args []string) int {
 	}
 	for _, spec := range o.disks {
 		d, err := client.Open(spec)
+		name := transport.DisplayName(spec)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "vmsh: %s: %s\n", spec, openReason(spec, err))
+			fmt.Fprintf(os.Stderr, "vmsh: %s: %s\n", name, openReason(name, err))
 			return 1
 		}
-		s.AddDisk(spec, d, d.Size())
+		s.AddDisk(name, d, d.Size())
 	}
 	s.MountGuest()
 

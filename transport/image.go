@@ -79,7 +79,7 @@ func detectFormat(spec string, d Disk) (string, error) {
 	var buf [512]byte
 	n, err := d.ReadAt(buf[:], 0)
 	if err != nil && err != io.EOF {
-		return "", fmt.Errorf("transport: %s: %w", spec, err)
+		return "", err // the disk's errors name it
 	}
 	head := buf[:n]
 	switch {

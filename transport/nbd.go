@@ -148,9 +148,9 @@ func (d *nbdDisk) ReadAtContext(ctx context.Context, p []byte, off int64) (int, 
 		}
 		if !errors.Is(err, nbd.ErrDisconnected) || ctx.Err() != nil {
 			if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				err = d.deadlineError(err)
+				return 0, fmt.Errorf("transport: %s: read at offset %d: %w", d.name, off, d.deadlineError(err))
 			}
-			return 0, fmt.Errorf("transport: %s: read at offset %d: %w", d.name, off, err)
+			return 0, fmt.Errorf("transport: %w", err) // nbd's errors name the export and offset
 		}
 		d.broken(c, err)
 	}

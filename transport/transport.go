@@ -93,12 +93,12 @@ func OpenOptions(spec string, o Options) (Disk, error) {
 	}
 	format := o.Format
 	if format == "" {
-		if format, err = detectFormat(displayName(spec), base); err != nil {
+		if format, err = detectFormat(DisplayName(spec), base); err != nil {
 			base.Close()
 			return nil, err
 		}
 	}
-	d, err := openImage(displayName(spec), path, format, base, o)
+	d, err := openImage(DisplayName(spec), path, format, base, o)
 	if err != nil {
 		base.Close()
 		return nil, err
@@ -115,14 +115,15 @@ func openURL(spec string, o Options) (Disk, error) {
 	case "nbd", "nbds", "nbd+unix", "nbds+unix":
 		return openNBD(spec, o)
 	case "nbd+vsock", "nbds+vsock":
-		return nil, fmt.Errorf("transport: %s: NBD over vsock: %w", displayName(spec), errUnsupported)
+		return nil, fmt.Errorf("transport: %s: NBD over vsock: %w", DisplayName(spec), errUnsupported)
 	}
-	return nil, fmt.Errorf("transport: %s: unknown scheme %q: %w", displayName(spec), scheme, errUnsupported)
+	return nil, fmt.Errorf("transport: %s: unknown scheme %q: %w", DisplayName(spec), scheme, errUnsupported)
 }
 
-// displayName is spec without credentials: an NBD URI's user name and
-// query parameters other than the socket are dropped.
-func displayName(spec string) string {
+// DisplayName is spec without credentials, for messages and listings: an
+// NBD URI's user name and query parameters other than the socket are
+// dropped.
+func DisplayName(spec string) string {
 	if scheme, ok := urlScheme(spec); ok && strings.HasPrefix(scheme, "nbd") {
 		if u, err := nbd.ParseURI(spec); err == nil {
 			return u.Redacted()
