@@ -254,6 +254,20 @@ func run(args []string) int {
 		return 1
 	}
 	defer client.Close()
+	s.OnInterrupt = client.Interrupt
+	s.ConnStatus = func() ([]shell.ConnStatus, error) {
+		st, err := client.Status()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]shell.ConnStatus, len(st))
+		for i, d := range st {
+			out[i] = shell.ConnStatus{ID: d.ConnID, Name: d.Name, Format: d.Format, Size: d.Size, State: d.State,
+				Reconnects: d.Reconnects, Requests: d.Requests, Bytes: d.Bytes, Errors: d.Errors,
+				LastErr: d.LastErr, LastErrAt: d.LastErrAt}
+		}
+		return out, nil
+	}
 	client.OnRestart = func(err error) {
 		fmt.Fprintf(os.Stderr, "vmsh: worker died (%s); started a new one\n", deathReason(err))
 	}

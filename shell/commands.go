@@ -153,7 +153,11 @@ func init() {
 			Long: "vgs lists the LVM2 volume groups as lvm2's vgs does: name, number of PVs, LVs and\n" +
 				"snapshots, attributes (vg_attr; p when a PV is missing), size and free space."},
 		{Name: "lvs", Usage: "lvs [-a]", Short: "list LVM2 logical volumes", Flags: "a", Run: runLvs, Long: lvsHelp},
-		{Name: "disks", Usage: "disks", Short: "list the disks and where they come from", Run: runDisks},
+		{Name: "disks", Aliases: []string{"status"}, Usage: "disks", Short: "list the disks and the connections behind them", Run: runDisks,
+			Long: "disks lists the disks (name as lsblk shows it, size, partition table, its id, where it came from),\n" +
+				"then each connection the worker holds: its id, image format, size, state (connected,\n" +
+				"reconnecting, ...), reconnections, reads and bytes served, failed reads, the last error and\n" +
+				"when it happened, and the disk's name without credentials."},
 		{Name: "use", Usage: "use volume", Short: "mount another volume at /", Args: argVolume, Run: runUse,
 			Long: "use mounts the filesystem of a volume at / in place of the current tree. The volume may be\n" +
 				"named as lsblk shows it (sda2, /dev/sda2, vg0-root), by partition number (2, on the first disk),\n" +

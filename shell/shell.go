@@ -32,6 +32,15 @@ type Shell struct {
 	// FSOptions are the options every filesystem is opened with.
 	FSOptions fsread.Options
 
+	// OnInterrupt, if set, is called when Ctrl-C stops a command, after the
+	// command's context is cancelled: it lets reads already waiting on a
+	// disk give up too.
+	OnInterrupt func()
+
+	// ConnStatus, if set, reports the connections behind the disks, for the
+	// disks command.
+	ConnStatus func() ([]ConnStatus, error)
+
 	ui      UI
 	disks   []*Disk
 	ns      mountFS
@@ -183,6 +192,9 @@ func (s *Shell) catchInterrupts() (stop func()) {
 				s.mu.Lock()
 				if s.cancel != nil {
 					s.cancel()
+					if s.OnInterrupt != nil {
+						s.OnInterrupt()
+					}
 				}
 				if !s.ui.Interactive() {
 					s.stopped.Store(true)

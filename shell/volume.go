@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"vmsh/fsread"
 	"vmsh/lvm"
@@ -678,7 +679,24 @@ func runUse(x *Call) error {
 	return nil
 }
 
-// disksCommand lists the disks and where they came from.
+// ConnStatus is what the process holding the disks says of one
+// connection: a disk file or a network export.
+type ConnStatus struct {
+	ID         uint32
+	Name       string // without credentials
+	Format     string // "raw", "qcow2", "vmdk (nbd)", ...
+	Size       int64
+	State      string // "connected", "reconnecting", "ready", ...
+	Reconnects uint64
+	Requests   uint64 // reads served
+	Bytes      uint64 // bytes served
+	Errors     uint64 // reads that failed
+	LastErr    string
+	LastErrAt  time.Time
+}
+
+// runDisks lists the disks and where they came from, then the
+// connections behind them.
 func runDisks(x *Call) error {
 	if err := x.noArgs(); err != nil {
 		return err
@@ -694,5 +712,22 @@ func runDisks(x *Call) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, sizeString(d.Size), scheme, id, d.Source)
 	}
 	tw.Flush()
+	if x.Shell.ConnStatus != nil {
+		conns, err := x.Shell.ConnStatus()
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nCONN\tFORMAT\tSIZE\tSTATE\tRECONNECTS\tREADS\tBYTES\tERRORS\tLAST ERROR\tNAME")
+		for _, c := range conns {
+			last := "-"
+			if c.LastErr != "" {
+				last = c.LastErrAt.Local().Format("15:04:05") + " " + c.LastErr
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\n", c.ID, c.Format, sizeString(c.Size), c.State,
+				c.Reconnects, c.Requests, sizeString(int64(c.Bytes)), c.Errors, last, c.Name)
+		}
+		tw.Flush()
+	}
 	return writeTrimmed(x.Out, buf.String())
 }

@@ -167,6 +167,10 @@ func (d *fileDisk) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(
 func (d *fileDisk) Size() int64                             { return d.size }
 func (d *fileDisk) Close() error                            { return d.f.Close() }
 
+// Format and State are what the worker's status shows of a file.
+func (d *fileDisk) Format() string { return "raw" }
+func (d *fileDisk) State() string  { return "open" }
+
 // openFile opens path read-only, as raw bytes; spec is what the user typed,
 // for errors.
 func openFile(spec, path string) (Disk, error) {
