@@ -134,11 +134,18 @@ func DialURI(ctx context.Context, u URI, opts Options) (*Conn, error) {
 		defer cancel()
 	}
 	wrap := func(err error) error {
-		if ctx.Err() != nil {
-			return fmt.Errorf("nbd: %s: %w", name, ctx.Err())
-		}
-		if dctx.Err() != nil || timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("nbd: %s: %w", name, disconnected(context.DeadlineExceeded, "no answer within %v", timeout))
+		// A deadline may show as an i/o timeout a moment before the
+		// context says it is done.
+		timedOut := errors.Is(err, os.ErrDeadlineExceeded)
+		parentDL, parentHas := ctx.Deadline()
+		ownDL, _ := dctx.Deadline()
+		switch {
+		case ctx.Err() != nil:
+			err = ctx.Err()
+		case timedOut && parentHas && !parentDL.After(ownDL):
+			err = context.DeadlineExceeded
+		case dctx.Err() != nil || timedOut && timeout > 0:
+			err = disconnected(context.DeadlineExceeded, "no answer within %v", timeout)
 		}
 		return fmt.Errorf("nbd: %s: %w", name, err)
 	}
@@ -164,10 +171,9 @@ func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) 
 	if dl, ok := ctx.Deadline(); ok {
 		raw.SetDeadline(dl)
 	}
-	var once sync.Once
 	interrupted := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		once.Do(func() { raw.SetDeadline(time.Unix(1, 0)) })
+		raw.SetDeadline(time.Unix(1, 0))
 		close(interrupted)
 	})
 	h := &handshaker{nc: raw, u: u, tlsConfig: tlsConfig}
@@ -410,7 +416,9 @@ func (c *Conn) ReadAt(p []byte, off int64) (int, error) {
 // and leaves the connection usable; an error wrapping ErrDisconnected
 // means the connection is gone. If ctx ends first, ReadAtContext returns
 // ctx.Err() at once; the late reply is read and dropped, p is not written
-// after the return, and the connection stays usable.
+// after the return, and the connection stays usable. (If the server is
+// stuck in the middle of sending data into p, ReadAtContext waits two
+// seconds at most, then drops the connection to take p back.)
 func (c *Conn) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("nbd: %s: read at negative offset %d", c.name, off)

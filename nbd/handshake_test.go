@@ -354,7 +354,15 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatalf("Dial took %v", d)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	// The caller's deadline, sooner than the timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err = Dial(ctx, f.uri, Options{})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrDisconnected) {
+		t.Fatalf("Dial past the context's deadline: %v", err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err = Dial(ctx, f.uri, Options{Timeout: -1})
 	if !errors.Is(err, context.Canceled) {

@@ -119,3 +119,16 @@ func TestParseURISecret(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsString(t *testing.T) {
+	for f, want := range map[Flags]string{
+		0:                                   "none",
+		FlagHasFlags | FlagReadOnly:         "has-flags,read-only",
+		FlagCanMultiConn | FlagSendFastZero: "multi-conn,fast-zero",
+		FlagHasFlags | 0x8000:               "has-flags,0x8000",
+	} {
+		if got := f.String(); got != want {
+			t.Errorf("Flags(%#x).String() = %q, want %q", uint16(f), got, want)
+		}
+	}
+}
