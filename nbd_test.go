@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"vmsh/internal/tooltest"
+)
+
+// nbdServer is nbdkit in the foreground on a Unix socket, killed and
+// started again at will.
+type nbdServer struct {
+	t    *testing.T
+	sock string
+	args []string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+func newNbdServer(t *testing.T, args ...string) *nbdServer {
+	t.Helper()
+	tooltest.Need(t, "nbdkit")
+	s := &nbdServer{t: t, sock: filepath.Join(t.TempDir(), "nbd.sock"), args: args}
+	s.start()
+	t.Cleanup(s.kill)
+	return s
+}
+
+func (s *nbdServer) uri() string { return "nbd+unix:///?socket=" + s.sock }
+
+func (s *nbdServer) start() {
+	os.Remove(s.sock)
+	cmd := exec.Command("nbdkit", append([]string{"-f", "-r", "-U", s.sock}, s.args...)...)
+	if err := cmd.Start(); err != nil {
+		s.t.Errorf("nbdkit: %v", err)
+		return
+	}
+	for i := 0; i < 500; i++ {
+		if c, err := net.Dial("unix", s.sock); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+}
+
+func (s *nbdServer) kill() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+}
+
+// bigFileImage builds a qcow2 image of an ext4 filesystem holding /big,
+// size bytes of random data, and returns the image and the data's sha256.
+func bigFileImage(t *testing.T, size int) (string, [32]byte) {
+	t.Helper()
+	tooltest.Need(t, "mke2fs", "qemu-img")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.Mkdir(src, 0o755)
+	data := make([]byte, size)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(src, "big"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(dir, "fs.raw")
+	for _, c := range [][]string{
+		{"mke2fs", "-q", "-F", "-t", "ext4", "-d", src, raw, "80M"},
+		{"qemu-img", "convert", "-O", "qcow2", raw, filepath.Join(dir, "fs.qcow2")},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", c[0], err, out)
+		}
+	}
+	return filepath.Join(dir, "fs.qcow2"), sha256.Sum256(data)
+}
+
+// A get over NBD while the server is killed and started again: the file
+// written is the file in the image, and disks counts the reconnection.
+func TestNBDGetSurvivesRestart(t *testing.T) {
+	img, sum := bigFileImage(t, 48<<20)
+	srv := newNbdServer(t, "--filter=delay", "file", img, "rdelay=40ms")
+	out := t.TempDir()
+	done := make(chan result)
+	go func() { done <- vmsh(t, out, "", "--timeout", "20s", "-c", "get /big got; disks", srv.uri()) }()
+	// Kill the server once get has begun writing.
+	for i := 0; i < 1000; i++ {
+		if ents, _ := os.ReadDir(out); len(ents) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	srv.kill()
+	time.Sleep(700 * time.Millisecond)
+	srv.start()
+	r := <-done
+	if r.status != 0 {
+		t.Fatalf("status %d: %s", r.status, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "got"))
+	if err != nil || sha256.Sum256(data) != sum {
+		t.Fatalf("the file get wrote differs from /big (%d bytes, %v)", len(data), err)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	// CONN FORMAT (nbd) SIZE STATE RECONNECTS READS ...
+	conn := strings.Fields(lines[len(lines)-1])
+	if len(conn) < 6 || conn[1] != "qcow2" || conn[4] != "connected" || conn[5] == "0" {
+		t.Errorf("disks shows no reconnection:\n%s", r.stdout)
+	}
+}
+
+// Ctrl-C during a read that waits on a server that is gone stops the
+// command at once, not after the timeout.
+func TestNBDInterrupt(t *testing.T) {
+	img, _ := bigFileImage(t, 8<<20)
+	srv := newNbdServer(t, "file", img)
+	cmd := exec.Command(vmshBinary(t), "--timeout", "60s", srv.uri())
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	br := bufio.NewReader(stdout)
+	io.WriteString(stdin, "ls /\n")
+	if l, err := br.ReadString('\n'); err != nil || !strings.Contains(l+"big lost+found", "big") {
+		t.Fatalf("ls /: %q %v; stderr %s", l, err, errb.String())
+	}
+	srv.kill()
+	io.WriteString(stdin, "cat /big\n")
+	time.Sleep(time.Second)
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	exited := make(chan error, 1)
+	go func() { io.Copy(io.Discard, br); exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("vmsh still running 10s after Ctrl-C; stderr %s", errb.String())
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Ctrl-C took %v to stop the command", took)
+	}
+	if !strings.Contains(errb.String(), "interrupted") {
+		t.Errorf("stderr does not say the command was interrupted: %s", errb.String())
+	}
+}
