@@ -166,3 +166,33 @@ func TestSlowReadsDoNotBlock(t *testing.T) {
 		})
 	}
 }
+
+// Closing a disk whose reads hang does not hang: the worker closes the
+// backend when the last read returns.
+func TestCloseWhileReadsHang(t *testing.T) {
+	name, _ := tempImage(t, 1<<20)
+	g := newGate(t)
+	c := startClient(t, Config{})
+	d, err := c.Open(g.spec(name, 0, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		d.ReadAt(make([]byte, 1<<20), 0)
+		close(done)
+	}()
+	waitWaiting(t, c, 0, 1)
+	start := time.Now()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	if list, err := c.List(); err != nil || len(list) != 0 {
+		t.Errorf("after Close: list %+v, %v", list, err)
+	}
+	g.open(t)
+	<-done
+}

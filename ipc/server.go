@@ -125,8 +125,9 @@ type serverDisk struct {
 
 	sem chan struct{} // one element per read running on d
 
-	mu     sync.RWMutex // read-held by reads, held by close
-	closed bool
+	mu     sync.Mutex
+	active int  // reads running on d
+	closed bool // closed by the shell; d is closed when active drops to 0
 
 	bytes, requests, errors atomic.Uint64
 
@@ -502,11 +503,22 @@ func (s *server) closeDisk(id uint32) error {
 }
 
 func (sd *serverDisk) readAt(p []byte, off int64) (int, error) {
-	sd.mu.RLock()
-	defer sd.mu.RUnlock()
+	sd.mu.Lock()
 	if sd.closed {
+		sd.mu.Unlock()
 		return 0, fmt.Errorf("ipc: read %s: %w", sd.name, os.ErrClosed)
 	}
+	sd.active++
+	sd.mu.Unlock()
+	defer func() {
+		sd.mu.Lock()
+		sd.active--
+		last := sd.closed && sd.active == 0
+		sd.mu.Unlock()
+		if last {
+			sd.d.Close()
+		}
+	}()
 	n, err := sd.d.ReadAt(p, off)
 	if n < 0 || n > len(p) {
 		n, err = 0, fmt.Errorf("ipc: read %s: disk returned %d bytes for a %d-byte read", sd.name, n, len(p))
@@ -522,14 +534,22 @@ func (sd *serverDisk) readAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// close closes the disk: the backend at once if no read runs on it, else
+// when the last one returns, so that closing a disk whose reads hang does
+// not hang as well. (The backend's error is lost then.)
 func (sd *serverDisk) close() error {
 	sd.mu.Lock()
-	defer sd.mu.Unlock()
 	if sd.closed {
+		sd.mu.Unlock()
 		return nil
 	}
 	sd.closed = true
-	return sd.d.Close()
+	idle := sd.active == 0
+	sd.mu.Unlock()
+	if idle {
+		return sd.d.Close()
+	}
+	return nil
 }
 
 func (sd *serverDisk) status() DiskStatus {
