@@ -56,9 +56,11 @@
 // each reply frame whole under a lock, so replies of different requests
 // never interleave. A read that hangs (a network disk reconnecting) holds
 // up neither reads of other disks, nor up to 15 more of its own disk, nor
-// open, list, status or close. The Backend may report its format,
-// connection id, state, reconnects and its own last error through
-// optional methods (see Backend); status passes them on.
+// open, list, status or close. A Backend may tell more about itself
+// through optional methods, which status passes on (see Backend):
+//
+//	Name() string, Format() string, ConnID() int, State() string,
+//	Reconnects() int, LastError() (error, time.Time)
 //
 // # Shared memory
 //

@@ -337,6 +337,9 @@ func TestAbandonedSlots(t *testing.T) {
 	}
 	g.open(t)
 	waitIdle(t, c)
+	if free := len(c.shm.free); free != c.shm.slots {
+		t.Errorf("%d of %d slots free", free, c.shm.slots)
+	}
 	checkRead(t, stuck, data, 0, 8<<20)
 	checkRead(t, other, data, 7, 100)
 }
@@ -391,6 +394,63 @@ func TestReplyAtTimeout(t *testing.T) {
 				}
 			}
 			t.Logf("%d reads in time, %d timed out", ok.Load(), timedOut.Load())
+		})
+	}
+}
+
+// Concurrent readers of one chunk share one fetch. If it times out they
+// all get the error, nothing is cached and the next read fetches again; if
+// they are interrupted the fetch goes on and its chunk is cached.
+func TestCacheFetchStopped(t *testing.T) {
+	name, data := tempImage(t, 1<<20)
+	for _, interrupt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("interrupt=%v", interrupt), func(t *testing.T) {
+			g := newGate(t)
+			cfg := Config{Timeout: 300 * time.Millisecond}
+			if interrupt {
+				cfg.Timeout = 0
+			}
+			c := startClient(t, cfg)
+			d, err := c.Open(g.spec(name, 0, 1<<20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := make([]error, 10)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Go(func() {
+					_, errs[i] = d.ReadAt(make([]byte, 100), chunkSize+int64(i)*100)
+				})
+			}
+			waitWaiting(t, c, 0, 1)
+			if interrupt {
+				time.Sleep(20 * time.Millisecond) // let every reader find the chunk
+				c.Interrupt()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if interrupt && !errors.Is(err, ErrInterrupted) || !interrupt && !errors.Is(err, ErrTimeout) {
+					t.Errorf("reader %d: %v", i, err)
+				}
+			}
+			if !interrupt && errs[0].Error() != "ipc: read of disk.img at offset 0x10000 (64 KiB): no answer from the worker in 300ms" {
+				t.Errorf("error: %v", errs[0])
+			}
+			g.open(t)
+			waitIdle(t, c)
+			st, err := c.Status()
+			if err != nil || st[0].Requests != 1 {
+				t.Fatalf("worker served %d requests (%v), want the one fetch", st[0].Requests, err)
+			}
+			checkRead(t, d, data, chunkSize+5, 1000)
+			st, _ = c.Status()
+			want := uint64(2) // fetched again
+			if interrupt {
+				want = 1 // cached
+			}
+			if st[0].Requests != want {
+				t.Errorf("worker served %d requests, want %d", st[0].Requests, want)
+			}
 		})
 	}
 }
