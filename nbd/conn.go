@@ -1,7 +1,6 @@
 package nbd
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +12,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,7 +40,18 @@ type Options struct {
 	// DefaultTimeout, negative no bound but the context's. Reads are
 	// bounded by the context given to ReadAtContext.
 	Timeout time.Duration
+	// Connections is how many connections to the export a Conn keeps
+	// when the server allows several (NBD_FLAG_CAN_MULTI_CONN): zero
+	// means 4, at most 16. Dial makes the first; the others are made in
+	// the background, and if one cannot be made the Conn does with those
+	// it has.
+	Connections int
 }
+
+const (
+	defaultConnections = 4
+	maxConnections     = 16
+)
 
 // Info describes a connection and its export, as negotiated.
 type Info struct {
@@ -61,6 +72,9 @@ type Info struct {
 	// are split into requests this long, several in flight at once.
 	MaxRequest int
 
+	// Connections is how many connections the Conn uses now.
+	Connections int
+
 	Handshake         string // "fixed newstyle", "newstyle" or "oldstyle"
 	StructuredReplies bool   // NBD_OPT_STRUCTURED_REPLY was agreed
 	TLS               bool
@@ -68,8 +82,9 @@ type Info struct {
 }
 
 // Conn is a read-only connection to one NBD export. Its methods are safe
-// for concurrent use; many reads are in flight at once on the one
-// connection, each matched to its reply by a cookie.
+// for concurrent use; many reads are in flight at once, each matched to its
+// reply by a cookie. When the server allows it, a Conn spreads its reads
+// over several connections to the export.
 //
 // A Conn whose connection fails stays failed: every read returns an error
 // wrapping ErrDisconnected, Done is closed and Err says why. Dial again for
@@ -77,24 +92,21 @@ type Info struct {
 type Conn struct {
 	name       string // redacted URI, for errors
 	info       Info
-	raw        net.Conn // the socket
-	nc         net.Conn // raw, or the TLS connection over it
-	br         *bufio.Reader
 	minBlock   int64
 	maxRequest int64
+	window     int // requests of one read in flight at most
 
-	wlock  chan struct{} // held while writing requests
-	window int           // requests of one read in flight at most
+	lanes atomic.Pointer[[]*lane] // the connections; more may join
+	rr    atomic.Uint32           // where the next requests go, round robin
 
-	mu      sync.Mutex
-	pending map[uint64]*request
-	cookie  uint64
-	err     error         // why the connection is unusable; nil while it is usable
-	broken  chan struct{} // closed when err is set
-	closed  bool          // Close was called
-	dead    bool          // raw is closed
+	mu     sync.Mutex
+	err    error         // why the Conn is unusable; nil while it is usable
+	broken chan struct{} // closed when err is set
+	closed bool          // Close was called
 
-	readerDone chan struct{}
+	extraCtx  context.Context    // for making more connections
+	stopExtra context.CancelFunc // stops making them
+	extraDone chan struct{}      // closed when no more will be made
 }
 
 // Dial connects to the export named by an NBD URI (see URI), runs the
@@ -161,13 +173,35 @@ func DialURI(ctx context.Context, u URI, opts Options) (*Conn, error) {
 		raw.Close()
 		return nil, wrap(err)
 	}
+	n := opts.Connections
+	if n <= 0 {
+		n = defaultConnections
+	}
+	n = min(n, maxConnections)
+	if n > 1 && c.info.Flags&FlagCanMultiConn != 0 {
+		// Nothing else looks at extraDone before Dial returns.
+		c.extraDone = make(chan struct{})
+		go c.openMore(u, tlsConfig, timeout, n-1)
+	}
 	return c, nil
 }
 
-// handshake negotiates on raw and starts the connection's reader. It
-// honours ctx's deadline and cancellation, and leaves raw's deadlines
-// cleared on success.
+// handshake negotiates on raw and returns a Conn using it. It honours
+// ctx's deadline and cancellation.
 func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) (*Conn, error) {
+	nc, info, err := negotiate(ctx, raw, u, tlsConfig)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(info)
+	c.addLane(raw, nc, info.StructuredReplies)
+	return c, nil
+}
+
+// negotiate runs the handshake on raw, honouring ctx's deadline and
+// cancellation, and leaves raw's deadlines cleared on success. It returns
+// the connection for the transmission phase: raw, or TLS over it.
+func negotiate(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) (net.Conn, Info, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		raw.SetDeadline(dl)
 	}
@@ -186,19 +220,18 @@ func handshake(ctx context.Context, raw net.Conn, u URI, tlsConfig *tls.Config) 
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, Info{}, err
 	}
 	raw.SetDeadline(time.Time{})
-
 	info := h.info
 	info.URI = u.Redacted()
 	info.Export = u.Export
-	return newConn(raw, h.nc, info), nil
+	return h.nc, info, nil
 }
 
-// newConn returns a connection in the transmission phase over nc (raw, or
-// TLS over raw), with its reader started.
-func newConn(raw, nc net.Conn, info Info) *Conn {
+// newConn returns a Conn for the export info describes, with no
+// connection yet.
+func newConn(info Info) *Conn {
 	maxReq := int64(maxRequestSize)
 	if int64(info.MaxBlock) < maxReq {
 		maxReq = int64(info.MaxBlock)
@@ -208,18 +241,15 @@ func newConn(raw, nc net.Conn, info Info) *Conn {
 	c := &Conn{
 		name:       info.URI,
 		info:       info,
-		raw:        raw,
-		nc:         nc,
-		br:         bufio.NewReaderSize(nc, 64<<10),
 		minBlock:   int64(info.MinBlock),
 		maxRequest: maxReq,
 		window:     defaultWindow,
-		wlock:      make(chan struct{}, 1),
-		pending:    make(map[uint64]*request),
 		broken:     make(chan struct{}),
-		readerDone: make(chan struct{}),
+		extraDone:  make(chan struct{}),
 	}
-	go c.readLoop()
+	c.lanes.Store(&[]*lane{})
+	c.extraCtx, c.stopExtra = context.WithCancel(context.Background())
+	close(c.extraDone)
 	return c
 }
 
@@ -264,7 +294,11 @@ func makeTLSConfig(u URI, opts Options) (*tls.Config, error) {
 }
 
 // Info returns what was negotiated.
-func (c *Conn) Info() Info { return c.info }
+func (c *Conn) Info() Info {
+	info := c.info
+	info.Connections = len(*c.lanes.Load())
+	return info
+}
 
 // Size returns the export's size in bytes.
 func (c *Conn) Size() int64 { return c.info.Size }
@@ -289,9 +323,9 @@ func (c *Conn) wrapErr(err error) error {
 	return fmt.Errorf("nbd: %s: %w", c.name, err)
 }
 
-// Close ends the connection with NBD_CMD_DISC, lets the server finish the
-// reads in flight (for a moment at most), and closes the socket. Reads
-// still waiting then fail with ErrClosed.
+// Close ends the connections with NBD_CMD_DISC, lets the server finish
+// the reads in flight (for a moment at most), and closes the sockets.
+// Reads still waiting then fail with ErrClosed.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -304,45 +338,40 @@ func (c *Conn) Close() error {
 		c.err = ErrClosed
 		close(c.broken)
 	}
-	inflight := len(c.pending)
 	c.mu.Unlock()
+	c.stopExtra()
+	<-c.extraDone
+	lanes := *c.lanes.Load()
 	if usable {
-		if err := c.disconnect(); err == nil && inflight > 0 {
+		inflight := false
+		for _, l := range lanes {
+			if l.disconnect() == nil && l.inflight() {
+				inflight = true
+			}
+		}
+		if inflight {
 			// The server answers what it has, then hangs up.
 			t := time.NewTimer(closeGrace)
-			select {
-			case <-c.readerDone:
-			case <-t.C:
+		wait:
+			for _, l := range lanes {
+				select {
+				case <-l.readerDone:
+				case <-t.C:
+					break wait
+				}
 			}
 			t.Stop()
 		}
 	}
 	c.fail(ErrClosed)
-	<-c.readerDone
+	for _, l := range lanes {
+		<-l.readerDone
+	}
 	return nil
 }
 
 // closeGrace is how long Close waits for replies to reads in flight.
 const closeGrace = 2 * time.Second
-
-// disconnect sends NBD_CMD_DISC. Nothing may be sent after it.
-func (c *Conn) disconnect() error {
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case c.wlock <- struct{}{}:
-	case <-t.C:
-		return errors.New("timed out")
-	}
-	defer func() { <-c.wlock }()
-	c.mu.Lock()
-	c.cookie++
-	cookie := c.cookie
-	c.mu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, err := c.nc.Write(appendRequest(nil, cmdDisc, cookie, 0, 0))
-	return err
-}
 
 // shutdown stops new reads after the server said ESHUTDOWN, and sends
 // NBD_CMD_DISC as the protocol requires; the server then finishes the reads
@@ -356,10 +385,13 @@ func (c *Conn) shutdown(cause error) {
 	c.err = disconnected(cause, "the server is shutting down")
 	close(c.broken)
 	c.mu.Unlock()
-	go c.disconnect()
+	c.stopExtra()
+	for _, l := range *c.lanes.Load() {
+		go l.disconnect()
+	}
 }
 
-// fail closes the socket and fails every read in flight. The first error
+// fail closes the sockets and fails every read in flight. The first error
 // given to fail (or shutdown, or Close) is the one every read sees.
 func (c *Conn) fail(err error) {
 	c.mu.Lock()
@@ -368,22 +400,11 @@ func (c *Conn) fail(err error) {
 		close(c.broken)
 	}
 	err = c.err
-	reqs := c.pending
-	c.pending = make(map[uint64]*request)
-	dead := c.dead
-	c.dead = true
 	c.mu.Unlock()
-	if !dead {
-		c.raw.Close()
-	}
-	for _, r := range reqs {
-		// The reader may be filling r's buffer: wait for it to let go.
-		// With the socket closed its read ends at once.
-		r.sem <- struct{}{}
-		r.cancelled = true
-		<-r.sem
-		r.err = err
-		r.call <- r
+	c.stopExtra()
+	// No lane joins once err is set (addLane checks it under mu).
+	for _, l := range *c.lanes.Load() {
+		l.kill(err)
 	}
 }
 
@@ -571,49 +592,19 @@ func (c *Conn) split(reqs []*request, buf []byte, off int64) []*request {
 	return reqs
 }
 
-// send registers the requests and writes them in one go. If ctx ends
-// while the write is blocked, the connection is failed (half a request
-// cannot be taken back).
+// send sends the requests, spread over the connections in runs of
+// consecutive ones. If it fails part way, it abandons those it sent.
 func (c *Conn) send(ctx context.Context, reqs []*request) error {
-	select {
-	case c.wlock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.broken:
-		return c.errNow()
-	}
-	defer func() { <-c.wlock }()
-
-	buf := make([]byte, 0, requestHeaderSize*len(reqs))
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return c.err
-	}
-	for _, r := range reqs {
-		c.cookie++
-		r.cookie = c.cookie
-		c.pending[r.cookie] = r
-		buf = appendRequest(buf, cmdRead, r.cookie, r.off, uint32(len(r.buf)))
-	}
-	c.mu.Unlock()
-
-	if ctx.Done() != nil {
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			c.nc.SetWriteDeadline(time.Unix(1, 0))
-			close(fired)
-		})
-		defer func() {
-			if !stop() {
-				<-fired
-				c.nc.SetWriteDeadline(time.Time{})
-			}
-		}()
-	}
-	if _, err := c.nc.Write(buf); err != nil {
-		c.fail(disconnected(err, "sending read requests"))
-		return c.errNow()
+	lanes := *c.lanes.Load()
+	k := min(len(lanes), len(reqs))
+	first := int(c.rr.Add(uint32(k)))
+	per := (len(reqs) + k - 1) / k
+	for i := 0; i < len(reqs); i += per {
+		l := lanes[(first+i/per)%len(lanes)]
+		if err := l.send(ctx, reqs[i:min(i+per, len(reqs))]); err != nil {
+			c.abandon(reqs[:i])
+			return err
+		}
 	}
 	return nil
 }

@@ -24,9 +24,12 @@
 //
 // In the transmission phase the client sends NBD_CMD_READ and, on Close,
 // NBD_CMD_DISC; nothing else, so nothing is ever written. Many reads are in
-// flight at once on one connection; one goroutine reads the replies and
+// flight at once; on each connection one goroutine reads the replies and
 // matches them to their requests by cookie, receiving the data straight
-// into the callers' buffers. Reads honour the server's block size
+// into the callers' buffers. When the server says several connections
+// see the same data (NBD_FLAG_CAN_MULTI_CONN), the Conn opens more in the
+// background (four in all, by default) and spreads requests over them, as
+// nbdcopy does; a failure of any of them fails the Conn. Reads honour the server's block size
 // constraints: split at the maximum block size (and at 4 MiB whatever the
 // server says, up to 16 such requests of one read in flight), widened to the minimum block size through a bounce buffer
 // when unaligned. Structured replies may carry data, holes (read as

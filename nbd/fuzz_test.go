@@ -61,15 +61,17 @@ func FuzzReply(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, structured bool, data []byte) {
 		client, server := net.Pipe()
-		c := newConn(client, client, Info{Size: 1 << 20, MinBlock: 1, MaxBlock: 1 << 25, StructuredReplies: structured})
+		c := newConn(Info{Size: 1 << 20, MinBlock: 1, MaxBlock: 1 << 25, StructuredReplies: structured})
+		c.addLane(client, client, structured)
+		l := (*c.lanes.Load())[0]
 		call := make(chan *request, len(fuzzReads))
-		c.mu.Lock()
+		l.mu.Lock()
 		for _, fr := range fuzzReads {
 			r := &request{cookie: fr.cookie, off: fr.off, buf: make([]byte, fr.n), sem: make(chan struct{}, 1), call: call}
-			c.pending[r.cookie] = r
+			l.pending[r.cookie] = r
 		}
-		c.cookie = uint64(len(fuzzReads))
-		c.mu.Unlock()
+		l.cookie = uint64(len(fuzzReads))
+		l.mu.Unlock()
 		go func() {
 			server.Write(data)
 			server.Close()
@@ -89,7 +91,7 @@ func FuzzReply(f *testing.F) {
 				t.Fatal("reads still in flight after the server hung up")
 			}
 		}
-		<-c.readerDone
+		<-l.readerDone
 		if !errors.Is(c.Err(), ErrDisconnected) {
 			t.Fatalf("Err() = %v after the server hung up", c.Err())
 		}

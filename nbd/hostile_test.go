@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -412,10 +414,15 @@ func TestClose(t *testing.T) {
 }
 
 // TestReadOnly checks that the client sends nothing but reads and the
-// disconnect, whatever the export's flags invite.
+// disconnect, whatever the export's flags invite, on every connection it
+// makes; and that it makes several when the server allows it.
 func TestReadOnly(t *testing.T) {
-	cmds := make(chan uint16, 100)
+	var mu sync.Mutex
+	cmds := map[*fconn][]uint16{}
+	var active atomic.Int32
 	f := newFake(t, func(c *fconn) {
+		active.Add(1)
+		defer active.Add(-1)
 		if _, err := c.greet(flagFixedNewstyle); err != nil {
 			return
 		}
@@ -425,7 +432,7 @@ func TestReadOnly(t *testing.T) {
 				return
 			}
 			if opt == optGo {
-				// Writable, with every feature on offer.
+				// Writable, with every feature on offer, multi-conn too.
 				c.reply(opt, repInfo, append([]byte{0, 0}, exportInfo(fakeSize, 0xffff&^uint16(FlagReadOnly))...))
 				c.reply(opt, repAck, nil)
 				break
@@ -435,10 +442,11 @@ func TestReadOnly(t *testing.T) {
 		for {
 			r, err := c.request()
 			if err != nil {
-				close(cmds)
 				return
 			}
-			cmds <- r.cmd
+			mu.Lock()
+			cmds[c] = append(cmds[c], r.cmd)
+			mu.Unlock()
 			if r.cmd == cmdRead {
 				c.simple(r.cookie, 0, contents(r.off, r.n))
 			}
@@ -451,13 +459,37 @@ func TestReadOnly(t *testing.T) {
 	if c.Info().Flags&FlagSendTrim == 0 {
 		t.Fatalf("flags %v", c.Info().Flags)
 	}
-	if _, err := c.ReadAt(make([]byte, 100<<10), 3); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(5 * time.Second); c.Info().Connections < defaultConnections; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections after 5 s", c.Info().Connections)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.maxRequest = 4096 // 16 requests in flight
+	b := make([]byte, 100<<10)
+	if n, err := c.ReadAt(b, 3); n != len(b) || err != nil || !bytes.Equal(b, contents(3, uint32(len(b)))) {
+		t.Fatalf("ReadAt = %d, %v", n, err)
 	}
 	c.Close()
-	for cmd := range cmds {
-		if cmd != cmdRead && cmd != cmdDisc {
-			t.Fatalf("client sent command %d", cmd)
+	for deadline := time.Now().Add(5 * time.Second); active.Load() > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("fake server connections still open after Close")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cmds) != defaultConnections {
+		t.Fatalf("requests came on %d connections, want %d", len(cmds), defaultConnections)
+	}
+	for _, cs := range cmds {
+		if len(cs) < 2 || cs[len(cs)-1] != cmdDisc {
+			t.Fatalf("commands on one connection: %v; want reads, then NBD_CMD_DISC", cs)
+		}
+		for _, cmd := range cs[:len(cs)-1] {
+			if cmd != cmdRead {
+				t.Fatalf("client sent command %d", cmd)
+			}
 		}
 	}
 }

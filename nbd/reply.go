@@ -35,63 +35,63 @@ type span struct{ lo, hi uint64 }
 // at a time: between pieces a cancelled read can take its buffer back.
 const pieceSize = 256 << 10
 
-// readLoop receives replies until the connection ends, then fails what is
-// still in flight.
-func (c *Conn) readLoop() {
-	defer close(c.readerDone)
-	c.fail(c.receive())
+// readLoop receives replies until the connection ends, then fails the
+// Conn: a connection that stops answering leaves reads nowhere to go.
+func (l *lane) readLoop() {
+	defer close(l.readerDone)
+	l.c.fail(l.receive())
 }
 
 // receive reads and dispatches replies. It returns why it stopped: the
 // connection dropped, or the server broke the protocol.
-func (c *Conn) receive() error {
+func (l *lane) receive() error {
 	var hdr [structuredHeaderSize]byte
 	for {
-		if _, err := io.ReadFull(c.br, hdr[:4]); err != nil {
-			return c.readErr(err, true)
+		if _, err := io.ReadFull(l.br, hdr[:4]); err != nil {
+			return l.c.readErr(err, true)
 		}
 		switch magic := binary.BigEndian.Uint32(hdr[:4]); magic {
 		case magicSimple:
-			if _, err := io.ReadFull(c.br, hdr[4:simpleReplySize]); err != nil {
-				return c.readErr(err, false)
+			if _, err := io.ReadFull(l.br, hdr[4:simpleReplySize]); err != nil {
+				return l.c.readErr(err, false)
 			}
 			errno := binary.BigEndian.Uint32(hdr[4:])
 			cookie := binary.BigEndian.Uint64(hdr[8:])
-			r := c.lookup(cookie)
+			r := l.lookup(cookie)
 			if r == nil {
 				return protocolError("simple reply for cookie %#x, which no request in flight has", cookie)
 			}
 			if errno != 0 {
 				e := &Error{Op: "read", Off: int64(r.off), Errno: errno}
-				c.finish(r, e)
+				l.finish(r, e)
 				if errno == errShutdown {
-					c.shutdown(e)
+					l.c.shutdown(e)
 				}
 				continue
 			}
 			// Also taken when structured replies were agreed: a simple
 			// reply to a read is then against the protocol, but it
 			// carries exactly the data asked for, so it is read as such.
-			if err := c.fill(r, 0, len(r.buf)); err != nil {
+			if err := l.fill(r, 0, len(r.buf)); err != nil {
 				return err
 			}
-			c.finish(r, nil)
+			l.finish(r, nil)
 		case magicStructured:
-			if !c.info.StructuredReplies {
+			if !l.structured {
 				return protocolError("structured reply, which was not agreed")
 			}
-			if _, err := io.ReadFull(c.br, hdr[4:structuredHeaderSize]); err != nil {
-				return c.readErr(err, false)
+			if _, err := io.ReadFull(l.br, hdr[4:structuredHeaderSize]); err != nil {
+				return l.c.readErr(err, false)
 			}
 			flags := binary.BigEndian.Uint16(hdr[4:])
 			typ := binary.BigEndian.Uint16(hdr[6:])
 			cookie := binary.BigEndian.Uint64(hdr[8:])
 			length := binary.BigEndian.Uint32(hdr[16:])
-			r := c.lookup(cookie)
+			r := l.lookup(cookie)
 			if r == nil {
 				return protocolError("%s for cookie %#x, which no request in flight has", chunkName(typ), cookie)
 			}
-			if err := c.chunk(r, typ, length); err != nil {
+			if err := l.chunk(r, typ, length); err != nil {
 				return err
 			}
 			if flags&replyFlagDone == 0 {
@@ -99,14 +99,14 @@ func (c *Conn) receive() error {
 			}
 			switch {
 			case r.srvErr != nil:
-				c.finish(r, r.srvErr)
+				l.finish(r, r.srvErr)
 				if r.srvErr.Errno == errShutdown {
-					c.shutdown(r.srvErr)
+					l.c.shutdown(r.srvErr)
 				}
 			case len(r.have) != 1 || r.have[0] != (span{0, uint64(len(r.buf))}):
 				return protocolError("reply to the read of %d bytes at offset %d ended with %d bytes of it", len(r.buf), r.off, covered(r.have))
 			default:
-				c.finish(r, nil)
+				l.finish(r, nil)
 			}
 		default:
 			return protocolError("reply magic %#08x, want %#08x or %#08x", magic, magicSimple, magicStructured)
@@ -115,7 +115,7 @@ func (c *Conn) receive() error {
 }
 
 // chunk handles one structured reply chunk's payload of length bytes.
-func (c *Conn) chunk(r *request, typ uint16, length uint32) error {
+func (l *lane) chunk(r *request, typ uint16, length uint32) error {
 	var b [12]byte
 	switch typ {
 	case chunkNone:
@@ -130,20 +130,20 @@ func (c *Conn) chunk(r *request, typ uint16, length uint32) error {
 		if n > uint64(len(r.buf)) {
 			return protocolError("%s of %d bytes for a read of %d", chunkName(typ), n, len(r.buf))
 		}
-		if _, err := io.ReadFull(c.br, b[:8]); err != nil {
-			return c.readErr(err, false)
+		if _, err := io.ReadFull(l.br, b[:8]); err != nil {
+			return l.c.readErr(err, false)
 		}
 		at, err := r.claim(typ, binary.BigEndian.Uint64(b[:]), n)
 		if err != nil {
 			return err
 		}
-		return c.fill(r, int(at), int(n))
+		return l.fill(r, int(at), int(n))
 	case chunkOffsetHole:
 		if length != 12 {
 			return protocolError("%s of %d bytes, want 12", chunkName(typ), length)
 		}
-		if _, err := io.ReadFull(c.br, b[:12]); err != nil {
-			return c.readErr(err, false)
+		if _, err := io.ReadFull(l.br, b[:12]); err != nil {
+			return l.c.readErr(err, false)
 		}
 		n := uint64(binary.BigEndian.Uint32(b[8:]))
 		if n == 0 {
@@ -162,20 +162,20 @@ func (c *Conn) chunk(r *request, typ uint16, length uint32) error {
 		if typ&chunkErrBit == 0 {
 			return protocolError("%s in reply to a read", chunkName(typ))
 		}
-		return c.errorChunk(r, typ, length)
+		return l.errorChunk(r, typ, length)
 	}
 	return nil
 }
 
 // errorChunk reads an error chunk (any type with bit 15 set: unknown ones
 // count as errors too, as the protocol says).
-func (c *Conn) errorChunk(r *request, typ uint16, length uint32) error {
+func (l *lane) errorChunk(r *request, typ uint16, length uint32) error {
 	if length < 6 || length > maxErrorChunk {
 		return protocolError("%s of %d bytes", chunkName(typ), length)
 	}
 	p := make([]byte, length)
-	if _, err := io.ReadFull(c.br, p); err != nil {
-		return c.readErr(err, false)
+	if _, err := io.ReadFull(l.br, p); err != nil {
+		return l.c.readErr(err, false)
 	}
 	errno := binary.BigEndian.Uint32(p)
 	msgLen := int(binary.BigEndian.Uint16(p[4:]))
@@ -242,20 +242,20 @@ func covered(have []span) uint64 {
 
 // fill receives n bytes of data into r.buf at at, a piece at a time, or
 // drops them if r was cancelled.
-func (c *Conn) fill(r *request, at, n int) error {
+func (l *lane) fill(r *request, at, n int) error {
 	for n > 0 {
 		k := min(n, pieceSize)
 		r.sem <- struct{}{}
 		var err error
 		if r.cancelled {
 			<-r.sem
-			_, err = c.br.Discard(k)
+			_, err = l.br.Discard(k)
 		} else {
-			_, err = io.ReadFull(c.br, r.buf[at:at+k])
+			_, err = io.ReadFull(l.br, r.buf[at:at+k])
 			<-r.sem
 		}
 		if err != nil {
-			return c.readErr(err, false)
+			return l.c.readErr(err, false)
 		}
 		at, n = at+k, n-k
 	}
@@ -263,20 +263,20 @@ func (c *Conn) fill(r *request, at, n int) error {
 }
 
 // lookup returns the request in flight with the cookie, or nil.
-func (c *Conn) lookup(cookie uint64) *request {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pending[cookie]
+func (l *lane) lookup(cookie uint64) *request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending[cookie]
 }
 
 // finish completes r with err, unless the connection failed it already.
-func (c *Conn) finish(r *request, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pending[r.cookie] != r {
+func (l *lane) finish(r *request, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending[r.cookie] != r {
 		return
 	}
-	delete(c.pending, r.cookie)
+	delete(l.pending, r.cookie)
 	r.err = err
 	r.call <- r
 }

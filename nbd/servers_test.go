@@ -114,7 +114,7 @@ func startQemuNbd(t testing.TB, unix bool, export, format, file string) *server 
 	t.Helper()
 	tooltest.Need(t, "qemu-nbd")
 	l := newListen(t, unix)
-	args := []string{"-r", "-t", "-x", export, "-f", format, "-e", "4"}
+	args := []string{"-r", "-t", "-x", export, "-f", format, "-e", "8"}
 	if l.unix {
 		args = append(args, "-k", l.socket)
 	} else {
