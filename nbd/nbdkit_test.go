@@ -107,10 +107,17 @@ func TestNbdkitFile(t *testing.T) {
 			if info.Handshake != "fixed newstyle" || !info.StructuredReplies || info.TLS {
 				t.Errorf("Info() = %+v", info)
 			}
-			if info.Flags&FlagReadOnly == 0 {
-				t.Errorf("flags %v lack read-only", info.Flags)
+			if info.Flags&FlagReadOnly == 0 || info.Flags&FlagCanMultiConn == 0 {
+				t.Errorf("flags %v lack read-only or multi-conn", info.Flags)
 			}
+			waitConns(t, c, 4)
 			checkReads(t, c, want)
+			// One connection only, when asked.
+			c1 := dial(t, s.exportURI("", false), Options{Connections: 1})
+			checkReads(t, c1, want)
+			if n := c1.Info().Connections; n != 1 {
+				t.Errorf("%d connections, asked for 1", n)
+			}
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}

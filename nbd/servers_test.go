@@ -201,3 +201,14 @@ func writeFile(t testing.TB, name string, data []byte) string {
 	}
 	return p
 }
+
+// waitConns waits until c uses n connections.
+func waitConns(t testing.TB, c *Conn, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); c.Info().Connections < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections after 5 s, want %d", c.Info().Connections, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
