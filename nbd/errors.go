@@ -20,9 +20,14 @@ var ErrDisconnected = errors.New("nbd: disconnected")
 // request never made, a chunk outside its request, and the like.
 var ErrProtocol = errors.New("nbd: protocol error")
 
-// ErrClosed is returned by reads on a Conn after Close. It wraps
-// fs.ErrClosed.
-var ErrClosed = fmt.Errorf("nbd: connection closed: %w", fs.ErrClosed)
+// ErrClosed is returned by reads on a Conn after Close. It matches
+// fs.ErrClosed too.
+var ErrClosed error = closedError{}
+
+type closedError struct{}
+
+func (closedError) Error() string        { return "nbd: connection closed" }
+func (closedError) Is(target error) bool { return target == fs.ErrClosed }
 
 // Error is an error the server reported for a request. It unwraps to the
 // syscall.Errno its error value stands for, so errors.Is(err, syscall.EIO)

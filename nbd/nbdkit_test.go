@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -121,7 +122,7 @@ func TestNbdkitFile(t *testing.T) {
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.ReadAt(make([]byte, 10), 0); !errors.Is(err, ErrClosed) {
+			if _, err := c.ReadAt(make([]byte, 10), 0); err != ErrClosed || !errors.Is(err, fs.ErrClosed) || err.Error() != "nbd: connection closed" {
 				t.Fatalf("ReadAt after Close: %v, want ErrClosed", err)
 			}
 			if err := c.Close(); err != nil {
