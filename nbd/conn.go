@@ -584,6 +584,7 @@ func (c *Conn) split(reqs []*request, buf []byte, off int64) []*request {
 		n := min(int64(len(buf)), c.maxRequest)
 		reqs = append(reqs, &request{
 			off: uint64(off),
+			n:   int(n),
 			buf: buf[:n:n],
 			sem: make(chan struct{}, 1),
 		})
@@ -636,7 +637,7 @@ func (c *Conn) abandon(reqs []*request) {
 				r.sem <- struct{}{}
 			}
 		}
-		r.cancelled = true
+		r.cancelled, r.buf = true, nil
 		<-r.sem
 	}
 }

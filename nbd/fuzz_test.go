@@ -67,7 +67,7 @@ func FuzzReply(f *testing.F) {
 		call := make(chan *request, len(fuzzReads))
 		l.mu.Lock()
 		for _, fr := range fuzzReads {
-			r := &request{cookie: fr.cookie, off: fr.off, buf: make([]byte, fr.n), sem: make(chan struct{}, 1), call: call}
+			r := &request{cookie: fr.cookie, off: fr.off, n: fr.n, buf: make([]byte, fr.n), sem: make(chan struct{}, 1), call: call}
 			l.pending[r.cookie] = r
 		}
 		l.cookie = uint64(len(fuzzReads))
@@ -84,7 +84,7 @@ func FuzzReply(f *testing.F) {
 				if r.err != nil && !errors.As(r.err, &e) && !errors.Is(r.err, ErrDisconnected) {
 					t.Fatalf("read %d: unexpected error %v", r.cookie, r.err)
 				}
-				if e != nil && (e.Off < int64(r.off) || e.Off >= int64(r.off)+int64(len(r.buf))) {
+				if e != nil && (e.Off < int64(r.off) || e.Off >= int64(r.off)+int64(r.n)) {
 					t.Fatalf("read %d: error offset %d outside the read", r.cookie, e.Off)
 				}
 			case <-timeout:

@@ -127,7 +127,7 @@ func (l *lane) send(ctx context.Context, reqs []*request) error {
 		l.cookie++
 		r.cookie = l.cookie
 		l.pending[r.cookie] = r
-		buf = appendRequest(buf, cmdRead, r.cookie, r.off, uint32(len(r.buf)))
+		buf = appendRequest(buf, cmdRead, r.cookie, r.off, uint32(r.n))
 	}
 	l.mu.Unlock()
 
@@ -192,7 +192,7 @@ func (l *lane) kill(err error) {
 		// The reader may be filling r's buffer: wait for it to let go.
 		// With the socket closed its read ends at once.
 		r.sem <- struct{}{}
-		r.cancelled = true
+		r.cancelled, r.buf = true, nil
 		<-r.sem
 		r.err = err
 		r.call <- r

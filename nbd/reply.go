@@ -10,8 +10,9 @@ import (
 // request is one NBD_CMD_READ in flight.
 type request struct {
 	cookie uint64
-	off    uint64 // export offset of buf[0]
-	buf    []byte // where the data goes; never empty
+	off    uint64 // export offset of the data
+	n      int    // length of the data; never 0
+	buf    []byte // where the data goes, n bytes; nil once cancelled
 
 	// call receives the request when it completes, with err set.
 	call chan<- *request
@@ -19,7 +20,8 @@ type request struct {
 	ok   bool // completed without error, as the caller saw
 
 	// sem is held by the reader while it writes into buf, and by anyone
-	// setting cancelled; once cancelled is set, buf is never written.
+	// setting cancelled; once cancelled is set, buf is never written (and
+	// dropped, so that a reply that never comes keeps no caller's buffer).
 	sem       chan struct{}
 	cancelled bool
 
@@ -72,7 +74,7 @@ func (l *lane) receive() error {
 			// Also taken when structured replies were agreed: a simple
 			// reply to a read is then against the protocol, but it
 			// carries exactly the data asked for, so it is read as such.
-			if err := l.fill(r, 0, len(r.buf)); err != nil {
+			if err := l.fill(r, 0, r.n); err != nil {
 				return err
 			}
 			l.finish(r, nil)
@@ -103,8 +105,8 @@ func (l *lane) receive() error {
 				if r.srvErr.Errno == errShutdown {
 					l.c.shutdown(r.srvErr)
 				}
-			case len(r.have) != 1 || r.have[0] != (span{0, uint64(len(r.buf))}):
-				return protocolError("reply to the read of %d bytes at offset %d ended with %d bytes of it", len(r.buf), r.off, covered(r.have))
+			case len(r.have) != 1 || r.have[0] != (span{0, uint64(r.n)}):
+				return protocolError("reply to the read of %d bytes at offset %d ended with %d bytes of it", r.n, r.off, covered(r.have))
 			default:
 				l.finish(r, nil)
 			}
@@ -127,8 +129,8 @@ func (l *lane) chunk(r *request, typ uint16, length uint32) error {
 			return protocolError("%s of %d bytes", chunkName(typ), length)
 		}
 		n := uint64(length) - 8
-		if n > uint64(len(r.buf)) {
-			return protocolError("%s of %d bytes for a read of %d", chunkName(typ), n, len(r.buf))
+		if n > uint64(r.n) {
+			return protocolError("%s of %d bytes for a read of %d", chunkName(typ), n, r.n)
 		}
 		if _, err := io.ReadFull(l.br, b[:8]); err != nil {
 			return l.c.readErr(err, false)
@@ -192,8 +194,8 @@ func (l *lane) errorChunk(r *request, typ uint16, length uint32) error {
 			return protocolError("%s with %d bytes after its message, want 8", chunkName(typ), len(rest))
 		}
 		off := binary.BigEndian.Uint64(rest)
-		if off < r.off || off-r.off >= uint64(len(r.buf)) {
-			return protocolError("%s at offset %d, outside the read of %d bytes at %d", chunkName(typ), off, len(r.buf), r.off)
+		if off < r.off || off-r.off >= uint64(r.n) {
+			return protocolError("%s at offset %d, outside the read of %d bytes at %d", chunkName(typ), off, r.n, r.off)
 		}
 		e.Off = int64(off)
 	}
@@ -207,8 +209,8 @@ func (l *lane) errorChunk(r *request, typ uint16, length uint32) error {
 // within the request and overlaps nothing received before, records it,
 // and returns where in the buffer it goes.
 func (r *request) claim(typ uint16, off, n uint64) (uint64, error) {
-	if off < r.off || off-r.off > uint64(len(r.buf)) || n > uint64(len(r.buf))-(off-r.off) {
-		return 0, protocolError("%s for %d bytes at offset %d, outside the read of %d bytes at %d", chunkName(typ), n, off, len(r.buf), r.off)
+	if off < r.off || off-r.off > uint64(r.n) || n > uint64(r.n)-(off-r.off) {
+		return 0, protocolError("%s for %d bytes at offset %d, outside the read of %d bytes at %d", chunkName(typ), n, off, r.n, r.off)
 	}
 	lo := off - r.off
 	hi := lo + n
