@@ -129,7 +129,7 @@ func startServer(t testing.TB, l listen, name string, args ...string) *server {
 	s := &server{out: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(name, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
