@@ -439,7 +439,8 @@ func (c *Conn) ReadAt(p []byte, off int64) (int, error) {
 // ctx.Err() at once; the late reply is read and dropped, p is not written
 // after the return, and the connection stays usable. (If the server is
 // stuck in the middle of sending data into p, ReadAtContext waits two
-// seconds at most, then drops the connection to take p back.)
+// seconds at most, then drops the connection to take p back; if it stopped
+// reading requests, the connection is dropped at once.)
 func (c *Conn) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("nbd: %s: read at negative offset %d", c.name, off)

@@ -146,6 +146,9 @@ func (l *lane) send(ctx context.Context, reqs []*request) error {
 	}
 	if _, err := l.nc.Write(buf); err != nil {
 		c.fail(disconnected(err, "sending read requests"))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return c.errNow()
 	}
 	return nil
