@@ -168,13 +168,18 @@ func (d *nbdDisk) deadlineError(err error) error {
 }
 
 // broken records that c failed and drops it, so the next read dials again.
+// The old connections are closed first: a server with a limit on clients
+// (qemu-nbd -e) would otherwise keep the new ones waiting.
 func (d *nbdDisk) broken(c *nbd.Conn, err error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.lastErr, d.lastErrAt = err, time.Now()
-	if d.conn == c {
+	mine := d.conn == c
+	if mine {
 		d.conn = nil
-		go c.Close()
+	}
+	d.mu.Unlock()
+	if mine {
+		c.Close()
 	}
 }
 
