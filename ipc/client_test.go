@@ -678,3 +678,17 @@ func TestServeDeclinesShm(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// A shell that goes away without reading its replies resets the socket;
+// the worker takes that as the end of the session, not as an error.
+func TestServeShellGone(t *testing.T) {
+	c, done := serveInProcess(t)
+	sendFrame(t, c, msgHello, 1, helloBody(ProtocolVersion))
+	recvReply(t, c)
+	sendFrame(t, c, msgStatus, 2, nil)
+	time.Sleep(50 * time.Millisecond) // the reply waits unread
+	c.Close()
+	if err := waitServe(t, done); err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -184,7 +185,9 @@ func Serve(conn *net.UnixConn, open Opener) error {
 	for {
 		h, body, err := readFrame(br, maxRequestBody)
 		if err != nil {
-			if err == io.EOF || errors.Is(err, net.ErrClosed) {
+			if err == io.EOF || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+				// The shell closed the socket; with replies it had not
+				// read yet, that is a reset.
 				return nil
 			}
 			return fmt.Errorf("ipc: worker: %w", err)
