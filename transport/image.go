@@ -175,3 +175,22 @@ func otherFormat(o Options) func(path, format string) (qcow2.File, error) {
 		return nil, fmt.Errorf("%s: backing format %q: %w", path, format, errUnsupported)
 	}
 }
+
+// statusReporter is what the worker's status looks for in a disk; the
+// checks below keep the method sets from drifting apart.
+type statusReporter interface {
+	Name() string
+	Format() string
+	State() string
+	Reconnects() int
+	LastError() (error, time.Time)
+}
+
+var (
+	_ statusReporter = (*nbdDisk)(nil)
+	_ statusReporter = (*imageDisk)(nil)
+	_ interface {
+		Format() string
+		State() string
+	} = (*fileDisk)(nil)
+)
