@@ -84,17 +84,21 @@ func (d *nbdDisk) Size() int64 { return d.size }
 // Format says what the worker reads.
 func (d *nbdDisk) Format() string { return "raw (nbd)" }
 
-// State is "connected", "reconnecting" or "closed".
+// State is "connected"; "reconnecting" while a read waits for a new
+// connection; "failed" when the last attempt gave up (the next read tries
+// again); or "closed".
 func (d *nbdDisk) State() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
 	case d.closed:
 		return "closed"
-	case d.conn == nil:
+	case d.conn != nil:
+		return "connected"
+	case d.dialing:
 		return "reconnecting"
 	}
-	return "connected"
+	return "failed"
 }
 
 // Reconnects counts the connections made after the first.

@@ -170,8 +170,8 @@ func TestNBDTimeout(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("the read took %v with a 1s timeout", took)
 	}
-	if st := d.(*nbdDisk).State(); st != "reconnecting" {
-		t.Errorf("State() = %q, want reconnecting", st)
+	if st := d.(*nbdDisk).State(); st != "failed" {
+		t.Errorf("State() = %q after the read gave up, want failed", st)
 	}
 }
 
