@@ -163,6 +163,10 @@ func init() {
 				"named as lsblk shows it (sda2, /dev/sda2, vg0-root), by partition number (2, on the first disk),\n" +
 				"as an LVM2 logical volume (/dev/vg0/root, /dev/mapper/vg0-root, vg0/root),\n" +
 				"by LABEL=name or a label, or by UUID=uuid or a UUID."},
+		{Name: "head", Usage: "head [-qv] [-n N] [-c N] path...", Short: "print the first lines of files", Flags: "qvnc", Args: argPath, Run: runHead, Long: headHelp},
+		{Name: "tail", Usage: "tail [-qv] [-n N] [-c N] path...", Short: "print the last lines of files", Flags: "qvnc", Args: argPath, Run: runTail, Long: tailHelp},
+		{Name: "hexdump", Usage: "hexdump [-Cv] [-s offset] [-n length] path...", Short: "show bytes in hex and ASCII", Flags: "Cvsn", Args: argPath, Run: runHexdump, Long: hexdumpHelp},
+		{Name: "xxd", Usage: "xxd [-s offset] [-l length] path", Short: "show bytes as xxd does", Flags: "sl", Args: argPath, Run: runXxd, Long: xxdHelp},
 		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
 	}
 }

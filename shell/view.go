@@ -1,0 +1,544 @@
+package shell
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+)
+
+// options parses the leading options of a command whose flags may take a
+// value: bools are letters that stand alone, valued are letters followed by
+// a value, attached (-n5) or as the next word (-n 5). Bool flags are also
+// recorded for x.Flag. It returns the values given, last one winning, and
+// the operands.
+func (x *Call) options(bools, valued string) (map[byte]string, []word, error) {
+	x.flags = map[byte]bool{}
+	vals := map[byte]string{}
+	ws := x.words
+	for len(ws) > 0 && ws[0].flag && ws[0].text != "-" {
+		w := ws[0].text
+		ws = ws[1:]
+		if w == "--" {
+			break
+		}
+		if strings.HasPrefix(w, "--") {
+			return nil, nil, badFlag("unknown flag %s", w)
+		}
+		for i := 1; i < len(w); i++ {
+			c := w[i]
+			switch {
+			case strings.IndexByte(bools, c) >= 0:
+				x.flags[c] = true
+			case strings.IndexByte(valued, c) >= 0:
+				v := w[i+1:]
+				if v == "" {
+					if len(ws) == 0 {
+						return nil, nil, badFlag("option -%c needs an argument", c)
+					}
+					v = ws[0].text
+					ws = ws[1:]
+				}
+				vals[c] = v
+				x.flags[c] = true
+				i = len(w)
+			default:
+				return nil, nil, badFlag("unknown flag -%c", c)
+			}
+		}
+	}
+	return vals, ws, nil
+}
+
+// parseCount reads a count as head, tail and hexdump take it: decimal, or
+// hexadecimal with 0x, with an optional multiplier suffix (b 512, k K KiB
+// 1024, kB 1000, M, MB, G, GB, T, TB).
+func parseCount(s string) (int64, error) {
+	num := strings.TrimRight(s, "bkKMGTBi")
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		num = s
+	}
+	mult := int64(1)
+	switch s[len(num):] {
+	case "":
+	case "b":
+		mult = 512
+	case "k", "K", "KiB":
+		mult = 1 << 10
+	case "kB", "KB":
+		mult = 1000
+	case "M", "MiB":
+		mult = 1 << 20
+	case "MB":
+		mult = 1000 * 1000
+	case "G", "GiB":
+		mult = 1 << 30
+	case "GB":
+		mult = 1000 * 1000 * 1000
+	case "T", "TiB":
+		mult = 1 << 40
+	case "TB":
+		mult = 1000 * 1000 * 1000 * 1000
+	default:
+		return 0, fmt.Errorf("invalid number %q", s)
+	}
+	n, err := strconv.ParseInt(num, 0, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid number %q", s)
+	}
+	if n > (1<<63-1)/mult {
+		return 1<<63 - 1, nil
+	}
+	return n * mult, nil
+}
+
+// openRegular opens the guest file p for reading its contents: a directory
+// is an error. The caller closes the file.
+func (x *Call) openRegular(p string) (fs.File, int64, error) {
+	f, err := x.Shell.FS().Open(x.Shell.name(p))
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = errIsDir
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
+// readerAt returns f as an io.ReaderAt: the guest filesystems' files are
+// ones.
+func readerAt(f fs.File) (io.ReaderAt, error) {
+	if r, ok := f.(io.ReaderAt); ok {
+		return r, nil
+	}
+	return nil, errors.New("file does not support random access")
+}
+
+// headTailOpts is what head and tail were asked for.
+type headTailOpts struct {
+	bytes bool  // -c: count bytes, not lines
+	n     int64 // how many
+	from  bool  // tail +N: from line or byte N; head -N: all but the last N
+}
+
+func headTailArgs(x *Call, isTail bool) (headTailOpts, []string, error) {
+	vals, ops, err := x.options("qv", "nc")
+	if err != nil {
+		return headTailOpts{}, nil, err
+	}
+	o := headTailOpts{n: 10}
+	// The later of -n and -c wins in coreutils; here -c wins when both are
+	// given, which is what a user giving both means.
+	v, ok := vals['n']
+	if c, okc := vals['c']; okc {
+		v, ok, o.bytes = c, true, true
+	}
+	if ok {
+		switch {
+		case isTail && strings.HasPrefix(v, "+"):
+			o.from, v = true, v[1:]
+		case isTail && strings.HasPrefix(v, "-"):
+			v = v[1:]
+		case !isTail && strings.HasPrefix(v, "-"):
+			o.from, v = true, v[1:]
+		}
+		if v == "" {
+			return o, nil, badFlag("invalid number of %s: %q", map[bool]string{true: "bytes", false: "lines"}[o.bytes], vals['n'])
+		}
+		n, err := parseCount(v)
+		if err != nil {
+			return o, nil, badFlag("%v", err)
+		}
+		o.n = n
+	}
+	if len(ops) == 0 {
+		return o, nil, usagef("missing file operand")
+	}
+	return o, x.expand(ops), nil
+}
+
+func runHead(x *Call) error { return headTail(x, false) }
+func runTail(x *Call) error { return headTail(x, true) }
+
+// headTail runs head or tail. Headers "==> name <==" separate several
+// files, as in coreutils.
+func headTail(x *Call, isTail bool) error {
+	o, args, err := headTailArgs(x, isTail)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(x.Out, 64<<10)
+	defer w.Flush()
+	headers := (len(args) > 1 || x.Flag('v')) && !x.Flag('q')
+	first := true
+	for _, p := range args {
+		if err := x.Ctx.Err(); err != nil {
+			return err
+		}
+		f, size, err := x.openRegular(p)
+		// As in coreutils, a file that opens but cannot be read, like a
+		// directory, still gets its header.
+		if headers && (err == nil || errors.Is(err, errIsDir)) {
+			if !first {
+				w.WriteString("\n")
+			}
+			fmt.Fprintf(w, "==> %s <==\n", x.Shell.show(p))
+			first = false
+		}
+		if err != nil {
+			w.Flush()
+			x.Fail(p, err)
+			continue
+		}
+		if isTail {
+			err = x.tailFile(w, f, size, o)
+		} else {
+			err = x.headFile(w, f, size, o)
+		}
+		f.Close()
+		if err != nil {
+			if x.Ctx.Err() != nil {
+				return x.Ctx.Err()
+			}
+			w.Flush()
+			x.Fail(p, err)
+		}
+	}
+	return nil
+}
+
+func (x *Call) headFile(w io.Writer, f fs.File, size int64, o headTailOpts) error {
+	r := ctxReader{x.Ctx, f}
+	switch {
+	case o.bytes && !o.from:
+		_, err := io.CopyN(w, r, o.n)
+		if err == io.EOF {
+			err = nil
+		}
+		return err
+	case o.bytes:
+		_, err := io.CopyN(w, r, max(size-o.n, 0))
+		if err == io.EOF {
+			err = nil
+		}
+		return err
+	case o.from:
+		ra, err := readerAt(f)
+		if err != nil {
+			return err
+		}
+		end, err := x.lastLines(ra, size, o.n)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(w, io.NewSectionReader(ra, 0, end))
+		return err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	for n := int64(0); n < o.n; n++ {
+		line, err := br.ReadSlice('\n')
+		for err == bufio.ErrBufferFull {
+			w.Write(line)
+			line, err = br.ReadSlice('\n')
+		}
+		w.Write(line)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *Call) tailFile(w io.Writer, f fs.File, size int64, o headTailOpts) error {
+	ra, err := readerAt(f)
+	if err != nil {
+		return err
+	}
+	var start int64
+	switch {
+	case o.bytes && o.from:
+		start = min(max(o.n-1, 0), size)
+	case o.bytes:
+		start = max(size-o.n, 0)
+	case o.from:
+		start, err = x.lineStart(ra, size, max(o.n-1, 0))
+	default:
+		start, err = x.lastLines(ra, size, o.n)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(w, ctxReader{x.Ctx, io.NewSectionReader(ra, start, size-start)})
+	return err
+}
+
+// lineStart returns the offset just past the first n newlines of the file,
+// or its size when it has fewer.
+func (x *Call) lineStart(r io.ReaderAt, size, n int64) (int64, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < size; {
+		if err := x.Ctx.Err(); err != nil {
+			return 0, err
+		}
+		k, err := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		for i, c := range buf[:k] {
+			if c == '\n' {
+				if n--; n == 0 {
+					return off + int64(i) + 1, nil
+				}
+			}
+		}
+		off += int64(k)
+		if err == io.EOF || k == 0 {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return size, nil
+}
+
+// lastLines returns the offset where the last n lines of the file start,
+// reading backwards from the end. A last line without a newline counts as
+// a line.
+func (x *Call) lastLines(r io.ReaderAt, size, n int64) (int64, error) {
+	if n == 0 {
+		return size, nil
+	}
+	buf := make([]byte, 64<<10)
+	end := size
+	first := true
+	for end > 0 {
+		if err := x.Ctx.Err(); err != nil {
+			return 0, err
+		}
+		k := min(int64(len(buf)), end)
+		off := end - k
+		if _, err := r.ReadAt(buf[:k], off); err != nil && err != io.EOF {
+			return 0, err
+		}
+		b := buf[:k]
+		if first {
+			// The newline that ends the last line starts nothing.
+			b = bytes.TrimSuffix(b, []byte{'\n'})
+			first = false
+		}
+		for i := len(b) - 1; i >= 0; i-- {
+			if b[i] == '\n' {
+				if n--; n == 0 {
+					return off + int64(i) + 1, nil
+				}
+			}
+		}
+		end = off
+	}
+	return 0, nil
+}
+
+// dumpArgs parses the options of hexdump and xxd: the flags, the offset
+// flag and the length flag.
+func dumpArgs(x *Call, bools string, skip, length byte) (off, n int64, args []string, err error) {
+	vals, ops, err := x.options(bools, string([]byte{skip, length}))
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	n = -1
+	if v, ok := vals[skip]; ok {
+		if off, err = parseCount(strings.TrimPrefix(v, "+")); err != nil {
+			return 0, 0, nil, badFlag("%v", err)
+		}
+	}
+	if v, ok := vals[length]; ok {
+		if n, err = parseCount(v); err != nil {
+			return 0, 0, nil, badFlag("%v", err)
+		}
+	}
+	if len(ops) == 0 {
+		return 0, 0, nil, usagef("missing file operand")
+	}
+	return off, n, x.expand(ops), nil
+}
+
+// dumpFile calls line for each 16-byte line of the file from off, at most
+// n bytes (all if n < 0), with the line's offset.
+func (x *Call) dumpFile(p string, off, n int64, line func(addr int64, b []byte)) (end int64, err error) {
+	f, size, err := x.openRegular(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	ra, err := readerAt(f)
+	if err != nil {
+		return 0, err
+	}
+	off = min(off, size)
+	stop := size
+	if n >= 0 && off+n < size {
+		stop = off + n
+	}
+	buf := make([]byte, 64<<10)
+	for pos := off; pos < stop; {
+		if err := x.Ctx.Err(); err != nil {
+			return pos, err
+		}
+		k, err := ra.ReadAt(buf[:min(int64(len(buf)), stop-pos)], pos)
+		for i := 0; i < k; i += 16 {
+			line(pos+int64(i), buf[i:min(i+16, k)])
+		}
+		pos += int64(k)
+		if err != nil && err != io.EOF {
+			return pos, err
+		}
+		if k == 0 {
+			stop = pos
+		}
+	}
+	return stop, nil
+}
+
+// printable returns b as hexdump and xxd show it: bytes outside ' '..'~'
+// as '.'.
+func dumpText(dst, b []byte) []byte {
+	for _, c := range b {
+		if c < ' ' || c > '~' {
+			c = '.'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+func runHexdump(x *Call) error {
+	off, n, args, err := dumpArgs(x, "Cv", 's', 'n')
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(x.Out, 64<<10)
+	defer w.Flush()
+	for _, p := range args {
+		var prev []byte
+		star := false
+		var out []byte
+		end, err := x.dumpFile(p, off, n, func(addr int64, b []byte) {
+			if !x.Flag('v') && len(b) == 16 && bytes.Equal(b, prev) {
+				if !star {
+					w.WriteString("*\n")
+					star = true
+				}
+				return
+			}
+			star = false
+			prev = append(prev[:0], b...)
+			out = fmt.Appendf(out[:0], "%08x ", addr)
+			for i := 0; i < 16; i++ {
+				if i == 8 {
+					out = append(out, ' ')
+				}
+				if i < len(b) {
+					out = append(out, ' ', hexDigits[b[i]>>4], hexDigits[b[i]&15])
+				} else {
+					out = append(out, "   "...)
+				}
+			}
+			out = append(out, "  |"...)
+			out = dumpText(out, b)
+			out = append(out, "|\n"...)
+			w.Write(out)
+		})
+		if err != nil {
+			if x.Ctx.Err() != nil {
+				return x.Ctx.Err()
+			}
+			w.Flush()
+			x.Fail(p, err)
+			continue
+		}
+		if end > 0 {
+			fmt.Fprintf(w, "%08x\n", end)
+		}
+	}
+	return nil
+}
+
+func runXxd(x *Call) error {
+	off, n, args, err := dumpArgs(x, "", 's', 'l')
+	if err != nil {
+		return err
+	}
+	if len(args) > 1 {
+		return usagef("too many arguments")
+	}
+	w := bufio.NewWriterSize(x.Out, 64<<10)
+	defer w.Flush()
+	var out []byte
+	_, err = x.dumpFile(args[0], off, n, func(addr int64, b []byte) {
+		out = fmt.Appendf(out[:0], "%08x: ", addr)
+		for i := 0; i < 16; i++ {
+			if i < len(b) {
+				out = append(out, hexDigits[b[i]>>4], hexDigits[b[i]&15])
+			} else {
+				out = append(out, ' ', ' ')
+			}
+			if i%2 == 1 {
+				out = append(out, ' ')
+			}
+		}
+		out = append(out, ' ')
+		out = dumpText(out, b)
+		out = append(out, '\n')
+		w.Write(out)
+	})
+	if err != nil {
+		if x.Ctx.Err() != nil {
+			return x.Ctx.Err()
+		}
+		w.Flush()
+		x.Fail(args[0], err)
+	}
+	return nil
+}
+
+const headHelp = `head prints the first 10 lines of each file, with a "==> name <==" header
+before each when there are several. Counts may end in K, M, G (1024) or kB, MB, GB.
+  -n N   the first N lines; -n -N: all but the last N lines
+  -c N   the first N bytes; -c -N: all but the last N bytes
+  -q     never print headers
+  -v     always print headers`
+
+const tailHelp = `tail prints the last 10 lines of each file, reading from the end of the file,
+with a "==> name <==" header before each when there are several.
+  -n N   the last N lines; -n +N: from line N on
+  -c N   the last N bytes; -c +N: from byte N on
+  -q     never print headers
+  -v     always print headers`
+
+const hexdumpHelp = `hexdump shows each file in the canonical hex+ASCII form of hexdump -C:
+offset, sixteen bytes in hex, and the bytes that are printable. A run of
+identical lines is shown as one line and a '*'. The last line is the offset
+just past the end. The canonical form is the only one: -C may be given or not.
+  -s offset  start at this byte (decimal, 0x hex, or with a K, M, G suffix)
+  -n length  show at most this many bytes
+  -v         show every line, even repeated ones`
+
+const xxdHelp = `xxd shows a file as xxd does: offset, sixteen bytes in groups of two, and the
+bytes that are printable.
+  -s offset  start at this byte (decimal or 0x hex)
+  -l length  show at most this many bytes`

@@ -1,0 +1,139 @@
+package shell
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"vmsh/internal/tooltest"
+)
+
+// writeTree writes files (name to contents) under a new temporary
+// directory and returns it. A name ending in "/" is a directory; contents
+// starting with "->" make a symlink to the rest.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		switch {
+		case strings.HasSuffix(name, "/"):
+			err = os.MkdirAll(p, 0o755)
+		case strings.HasPrefix(data, "->"):
+			err = os.Symlink(data[2:], p)
+		default:
+			err = os.WriteFile(p, []byte(data), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// sameAsTool runs line in vmsh over the directory dir (mounted at /, with
+// / the working directory) and the host tool in dir, and compares their
+// standard output and whether they failed.
+func sameAsTool(t *testing.T, dir, line string, tool ...string) {
+	t.Helper()
+	tooltest.Need(t, tool[0])
+	cmd := exec.Command(tool[0], tool[1:]...)
+	cmd.Dir = dir
+	var want bytes.Buffer
+	cmd.Stdout = &want
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("%s: %v", tool[0], err)
+	}
+	got, errs, status := session(t, os.DirFS(dir), line)
+	if got != want.String() {
+		t.Errorf("%s:\nvmsh %q\nwant %q (%s)\nstderr %q", line, got, want.String(), strings.Join(tool, " "), errs)
+	}
+	if (status != 0) != (err != nil) {
+		t.Errorf("%s: status %d, %s: %v; stderr %q", line, status, tool[0], err, errs)
+	}
+}
+
+// viewFiles are files with the shapes that trip head, tail and the dumps.
+var viewFiles = map[string]string{
+	"empty":   "",
+	"one":     "one line\n",
+	"nonl":    "a\nb\nc",
+	"blank":   "\n\n\n",
+	"lines":   strings.Repeat("line\n", 3) + "x\ny\nz\n" + strings.Repeat("0123456789", 10) + "\nend\n",
+	"zeros":   strings.Repeat("\x00", 100),
+	"bin":     "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00", 8) + strings.Repeat("\xff~ \x1f", 20) + "tail",
+	"big":     strings.Repeat("0123456789abcdef", 10000) + "x\n" + strings.Repeat("y\n", 70000),
+	"sub/f":   "in a dir\n",
+	"rep32":   strings.Repeat("A", 32),
+	"lastrep": strings.Repeat("A", 16) + "B" + strings.Repeat("A", 15) + strings.Repeat("A", 32),
+}
+
+func TestHeadTailLikeCoreutils(t *testing.T) {
+	dir := writeTree(t, viewFiles)
+	for _, f := range []string{"empty", "one", "nonl", "blank", "lines", "big", "bin"} {
+		for _, args := range []string{"", "-n 0", "-n 1", "-n 2", "-n3", "-c 0", "-c 1", "-c 5", "-c 100000000", "-n 100000", "-n -1", "-n -2", "-c -3", "-n +1", "-n +2", "-c +3", "-n 70001", "-c 1K"} {
+			for _, tool := range []string{"head", "tail"} {
+				if tool == "head" && strings.Contains(args, "+") || tool == "tail" && strings.Contains(args, "-c -") {
+					continue
+				}
+				line := strings.TrimSpace(tool + " " + args + " " + f)
+				sameAsTool(t, dir, line, strings.Fields(line)...)
+			}
+		}
+	}
+	sameAsTool(t, dir, "head one nonl empty", "head", "one", "nonl", "empty")
+	sameAsTool(t, dir, "tail -n 1 one nonl empty", "tail", "-n", "1", "one", "nonl", "empty")
+	sameAsTool(t, dir, "head -q one nonl", "head", "-q", "one", "nonl")
+	sameAsTool(t, dir, "tail -v one", "tail", "-v", "one")
+	sameAsTool(t, dir, "head one nope nonl", "head", "one", "nope", "nonl")
+	sameAsTool(t, dir, "tail one sub nonl", "tail", "one", "sub", "nonl")
+}
+
+func TestDumpLikeTools(t *testing.T) {
+	dir := writeTree(t, viewFiles)
+	for _, f := range []string{"empty", "one", "nonl", "zeros", "bin", "rep32", "lastrep", "big"} {
+		for _, args := range []string{"", "-s 3", "-n 20", "-s 3 -n 20", "-s 0x10 -n 0x30", "-s 200", "-n 0", "-s 16 -n 16", "-v"} {
+			line := strings.TrimSpace("hexdump -C " + args + " " + f)
+			sameAsTool(t, dir, line, strings.Fields(line)...)
+		}
+		for _, args := range []string{"", "-s 3", "-l 20", "-s 5 -l 33", "-s 0x10 -l 0x30", "-s 200", "-l 0"} {
+			line := strings.TrimSpace("xxd " + args + " " + f)
+			sameAsTool(t, dir, line, strings.Fields(line)...)
+		}
+	}
+}
+
+func TestHeadTailEdges(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a":   {Data: []byte("1\n2\n3\n")},
+		"b":   {Data: []byte("x")},
+		"d/e": {Data: []byte("e\n")},
+	}
+	tests := []struct{ cmd, out, err string }{
+		{"head -n 1 nope a", "==> a <==\n1\n", "vmsh: head nope: no such file or directory\n"},
+		{"tail -n 1 d b", "==> d <==\n\n==> b <==\nx", "vmsh: tail d: is a directory\n"},
+		{"head -n x a", "", "vmsh: head: invalid number \"x\"\n"},
+		{"head -n", "", "vmsh: head: option -n needs an argument\n"},
+		{"tail", "", "vmsh: tail: missing file operand (usage: tail [-qv] [-n N] [-c N] path...)\n"},
+		{"tail -c 99999999999999999999 a", "", "vmsh: tail: invalid number \"99999999999999999999\"\n"},
+		{"tail -c 9223372036854775807 a", "1\n2\n3\n", ""},
+		{"head -c 1G b", "x", ""},
+		{"xxd a b", "", "vmsh: xxd: too many arguments (usage: xxd [-s offset] [-l length] path)\n"},
+		{"hexdump -C nope a", "00000000  31 0a 32 0a 33 0a                                 |1.2.3.|\n00000006\n", "vmsh: hexdump nope: no such file or directory\n"},
+	}
+	for _, tt := range tests {
+		out, errs, _ := session(t, fsys, tt.cmd)
+		if out != tt.out || errs != tt.err {
+			t.Errorf("%s:\nstdout %q\nwant   %q\nstderr %q\nwant   %q", tt.cmd, out, tt.out, errs, tt.err)
+		}
+	}
+}
