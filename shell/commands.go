@@ -167,6 +167,12 @@ func init() {
 		{Name: "tail", Usage: "tail [-qv] [-n N] [-c N] path...", Short: "print the last lines of files", Flags: "qvnc", Args: argPath, Run: runTail, Long: tailHelp},
 		{Name: "hexdump", Usage: "hexdump [-Cv] [-s offset] [-n length] path...", Short: "show bytes in hex and ASCII", Flags: "Cvsn", Args: argPath, Run: runHexdump, Long: hexdumpHelp},
 		{Name: "xxd", Usage: "xxd [-s offset] [-l length] path", Short: "show bytes as xxd does", Flags: "sl", Args: argPath, Run: runXxd, Long: xxdHelp},
+		{Name: "md5sum", Usage: "md5sum path...", Short: "print MD5 checksums", Args: argPath, Run: runSum, Long: fmt.Sprintf(sumHelp, "md5sum", "MD5", "md5sum")},
+		{Name: "sha1sum", Usage: "sha1sum path...", Short: "print SHA-1 checksums", Args: argPath, Run: runSum, Long: fmt.Sprintf(sumHelp, "sha1sum", "SHA-1", "sha1sum")},
+		{Name: "sha256sum", Usage: "sha256sum path...", Short: "print SHA-256 checksums", Args: argPath, Run: runSum, Long: fmt.Sprintf(sumHelp, "sha256sum", "SHA-256", "sha256sum")},
+		{Name: "sha512sum", Usage: "sha512sum path...", Short: "print SHA-512 checksums", Args: argPath, Run: runSum, Long: fmt.Sprintf(sumHelp, "sha512sum", "SHA-512", "sha512sum")},
+		{Name: "readlink", Usage: "readlink [-fv] path...", Short: "print where symbolic links point", Flags: "fv", Args: argPath, Run: runReadlink, Long: readlinkHelp},
+		{Name: "file", Usage: "file path...", Short: "name the type of files by their contents", Args: argPath, Run: runFile, Long: fileHelp},
 		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
 	}
 }

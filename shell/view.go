@@ -3,12 +3,14 @@ package shell
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // options parses the leading options of a command whose flags may take a
@@ -542,3 +544,228 @@ const xxdHelp = `xxd shows a file as xxd does: offset, sixteen bytes in groups o
 bytes that are printable.
   -s offset  start at this byte (decimal or 0x hex)
   -l length  show at most this many bytes`
+
+func runFile(x *Call) error {
+	ops, err := x.parse(x.cmd())
+	if err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		return usagef("missing file operand")
+	}
+	s := x.Shell
+	for _, p := range x.expand(ops) {
+		if err := x.Ctx.Err(); err != nil {
+			return err
+		}
+		desc, err := x.fileType(p)
+		if err != nil {
+			x.Fail(p, err)
+			continue
+		}
+		fmt.Fprintf(x.Out, "%s: %s\n", s.show(p), desc)
+	}
+	return nil
+}
+
+// fileType describes the file p as file(1) does, by its mode and, for a
+// regular file, by its first bytes.
+func (x *Call) fileType(p string) (string, error) {
+	s := x.Shell
+	fi, err := fs.Lstat(s.FS(), s.name(p))
+	if err != nil {
+		return "", err
+	}
+	in := inodeOf(fi)
+	switch in.mode & sIFMT {
+	case sIFDIR:
+		return "directory", nil
+	case sIFLNK:
+		t, err := fs.ReadLink(s.FS(), s.name(p))
+		if err != nil {
+			return "", err
+		}
+		return "symbolic link to " + t, nil
+	case sIFCHR:
+		return fmt.Sprintf("character special (%d/%d)", in.major, in.minor), nil
+	case sIFBLK:
+		return fmt.Sprintf("block special (%d/%d)", in.major, in.minor), nil
+	case sIFIFO:
+		return "fifo (named pipe)", nil
+	case sIFSOCK:
+		return "socket", nil
+	}
+	f, size, err := x.openRegular(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if size == 0 {
+		return "empty", nil
+	}
+	head := make([]byte, min(size, 8192))
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return "", err
+	}
+	return contentType(head[:n], in.mode&0o111 != 0), nil
+}
+
+// elfMachines names the ELF machines as file(1) does.
+var elfMachines = map[uint16]string{
+	2: "SPARC", 3: "Intel 80386", 8: "MIPS", 20: "PowerPC or cisco 4500", 21: "64-bit PowerPC or cisco 7500",
+	22: "IBM S/390", 40: "ARM", 43: "SPARC V9", 62: "x86-64", 183: "ARM aarch64", 243: "UCB RISC-V",
+	258: "LoongArch",
+}
+
+// contentType names the kind of data that starts with b.
+func contentType(b []byte, executable bool) string {
+	has := func(off int, magic string) bool {
+		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
+	}
+	switch {
+	case has(0, "\x7fELF") && len(b) >= 20:
+		return elfType(b)
+	case has(0, "\x1f\x8b"):
+		return "gzip compressed data"
+	case has(0, "BZh") && len(b) >= 4 && b[3] >= '1' && b[3] <= '9':
+		return fmt.Sprintf("bzip2 compressed data, block size = %c00k", b[3])
+	case has(0, "\xfd7zXZ\x00"):
+		return "XZ compressed data"
+	case has(0, "\x28\xb5\x2f\xfd"):
+		return "Zstandard compressed data"
+	case has(0, "PK\x03\x04"), has(0, "PK\x05\x06"):
+		return "Zip archive data"
+	case has(257, "ustar\x0000"):
+		return "POSIX tar archive"
+	case has(257, "ustar  \x00"):
+		return "POSIX tar archive (GNU)"
+	case has(0, "\x89PNG\r\n\x1a\n") && len(b) >= 24 && has(12, "IHDR"):
+		return fmt.Sprintf("PNG image data, %d x %d", be32(b[16:]), be32(b[20:]))
+	case has(0, "\x89PNG\r\n\x1a\n"):
+		return "PNG image data"
+	case has(0, "\xff\xd8\xff"):
+		return "JPEG image data"
+	case has(0, "%PDF-") && len(b) >= 8:
+		return "PDF document, version " + strings.TrimRight(string(b[5:8]), "\r\n ")
+	}
+	text := textType(b)
+	if has(0, "#!") && text != "" {
+		line, _, _ := bytes.Cut(b[2:], []byte{'\n'})
+		fields := strings.Fields(string(line))
+		kind := "script"
+		if len(fields) > 0 {
+			prog := fields[0][strings.LastIndexByte(fields[0], '/')+1:]
+			if prog == "env" && len(fields) > 1 {
+				prog = fields[1]
+			}
+			switch {
+			case prog == "sh":
+				kind = "POSIX shell script"
+			case prog == "bash":
+				kind = "Bourne-Again shell script"
+			case strings.HasPrefix(prog, "python"):
+				kind = "Python script"
+			case strings.HasPrefix(prog, "perl"):
+				kind = "Perl script"
+			default:
+				kind = "a " + fields[0] + " script"
+			}
+		}
+		if executable {
+			return kind + ", " + text + " executable"
+		}
+		return kind + ", " + text
+	}
+	if text != "" {
+		return text
+	}
+	return "data"
+}
+
+// textType returns "ASCII text" or "UTF-8 Unicode text", with the notes
+// file(1) adds about line ends, or "" when b is not text.
+func textType(b []byte) string {
+	kind := "ASCII text"
+	for _, c := range b {
+		if c >= 0x80 {
+			kind = "Unicode text, UTF-8 text"
+			break
+		}
+	}
+	if kind != "ASCII text" && !utf8ValidPrefix(b) {
+		return ""
+	}
+	for _, c := range b {
+		if c < ' ' && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\b' && c != 0x1b {
+			return ""
+		}
+		if c == 0x7f {
+			return ""
+		}
+	}
+	switch {
+	case bytes.Contains(b, []byte("\r\n")):
+		kind += ", with CRLF line terminators"
+	case !bytes.Contains(b, []byte{'\n'}):
+		kind += ", with no line terminators"
+	}
+	return kind
+}
+
+// utf8ValidPrefix reports whether b is UTF-8, allowing a rune cut at the
+// end of the sample.
+func utf8ValidPrefix(b []byte) bool {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return len(b)-i < utf8.UTFMax && !utf8.FullRune(b[i:])
+		}
+		i += n
+	}
+	return true
+}
+
+func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
+
+// elfType describes an ELF header.
+func elfType(b []byte) string {
+	class := map[byte]string{1: "32-bit", 2: "64-bit"}[b[4]]
+	var bo binary.ByteOrder
+	endian := ""
+	switch b[5] {
+	case 1:
+		bo, endian = binary.LittleEndian, "LSB"
+	case 2:
+		bo, endian = binary.BigEndian, "MSB"
+	}
+	if class == "" || bo == nil {
+		return "ELF, invalid class or byte order"
+	}
+	kind := "unknown type"
+	switch bo.Uint16(b[16:]) {
+	case 1:
+		kind = "relocatable"
+	case 2:
+		kind = "executable"
+	case 3:
+		kind = "shared object"
+	case 4:
+		kind = "core file"
+	}
+	m := bo.Uint16(b[18:])
+	machine, ok := elfMachines[m]
+	if !ok {
+		machine = fmt.Sprintf("*unknown arch %#x*", m)
+	}
+	abi := "SYSV"
+	if b[7] == 3 {
+		abi = "GNU/Linux"
+	}
+	return fmt.Sprintf("ELF %s %s %s, %s, version %d (%s)", class, endian, kind, machine, b[6], abi)
+}
+
+const fileHelp = `file names the type of each file: directories, symlinks (with their target),
+devices and fifos by their mode; regular files by their first bytes: ELF
+binaries (class, byte order, type, machine), gzip, bzip2, xz, zstd, zip, tar,
+PNG, JPEG, PDF, scripts (by their #! line), ASCII and UTF-8 text, empty, or data.`

@@ -2,6 +2,7 @@ package shell
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,5 +136,80 @@ func TestHeadTailEdges(t *testing.T) {
 		if out != tt.out || errs != tt.err {
 			t.Errorf("%s:\nstdout %q\nwant   %q\nstderr %q\nwant   %q", tt.cmd, out, tt.out, errs, tt.err)
 		}
+	}
+}
+
+func TestFile(t *testing.T) {
+	elf := func(class, endian byte, typ, machine uint16) []byte {
+		b := make([]byte, 64)
+		copy(b, "\x7fELF")
+		b[4], b[5], b[6] = class, endian, 1
+		if endian == 1 {
+			b[16], b[17], b[18], b[19] = byte(typ), byte(typ>>8), byte(machine), byte(machine>>8)
+		} else {
+			b[16], b[17], b[18], b[19] = byte(typ>>8), byte(typ), byte(machine>>8), byte(machine)
+		}
+		return b
+	}
+	tar := make([]byte, 1024)
+	copy(tar, "name")
+	copy(tar[257:], "ustar\x0000")
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x01\x00\x00\x00\x00\x80")
+	dev := st(20, sIFBLK|0o660, 0, 0, 1, 0)
+	dev.Major, dev.Minor = 8, 1
+	fsys := fstest.MapFS{
+		"ls":    {Data: elf(2, 1, 3, 62), Mode: 0o755},
+		"arm":   {Data: elf(1, 2, 2, 40)},
+		"lib.o": {Data: elf(2, 1, 1, 183)},
+		"gz":    {Data: []byte("\x1f\x8b\x08\x00rest")},
+		"bz":    {Data: []byte("BZh91AY&SY")},
+		"xz":    {Data: []byte("\xfd7zXZ\x00\x00")},
+		"zst":   {Data: []byte("\x28\xb5\x2f\xfd\x00")},
+		"zip":   {Data: []byte("PK\x03\x04\x14\x00")},
+		"tar":   {Data: tar},
+		"png":   {Data: png},
+		"jpg":   {Data: []byte("\xff\xd8\xff\xe0\x00\x10JFIF")},
+		"pdf":   {Data: []byte("%PDF-1.7\n%...")},
+		"sh":    {Data: []byte("#!/bin/sh\necho hi\n"), Mode: 0o755},
+		"py":    {Data: []byte("#!/usr/bin/env python3\nprint()\n"), Mode: 0o644},
+		"txt":   {Data: []byte("hello\n")},
+		"crlf":  {Data: []byte("a\r\nb\r\n")},
+		"nonl":  {Data: []byte("abc")},
+		"utf8":  {Data: []byte("h\xc3\xa9llo\n")},
+		"empty": {Data: nil},
+		"bin":   {Data: []byte("\x00\x01\x02")},
+		"d":     {Mode: fs.ModeDir | 0o755},
+		"link":  {Data: []byte("txt"), Mode: fs.ModeSymlink | 0o777},
+		"sda1":  {Mode: fs.ModeDevice | 0o660, Sys: dev},
+		"fifo":  {Mode: fs.ModeNamedPipe | 0o644},
+	}
+	want := `arm: ELF 32-bit MSB executable, ARM, version 1 (SYSV)
+bin: data
+bz: bzip2 compressed data, block size = 900k
+crlf: ASCII text, with CRLF line terminators
+d: directory
+empty: empty
+fifo: fifo (named pipe)
+gz: gzip compressed data
+jpg: JPEG image data
+lib.o: ELF 64-bit LSB relocatable, ARM aarch64, version 1 (SYSV)
+link: symbolic link to txt
+ls: ELF 64-bit LSB shared object, x86-64, version 1 (SYSV)
+nonl: ASCII text, with no line terminators
+pdf: PDF document, version 1.7
+png: PNG image data, 256 x 128
+py: Python script, ASCII text
+sda1: block special (8/1)
+sh: POSIX shell script, ASCII text executable
+tar: POSIX tar archive
+txt: ASCII text
+utf8: Unicode text, UTF-8 text
+xz: XZ compressed data
+zip: Zip archive data
+zst: Zstandard compressed data
+`
+	out, errs, status := session(t, fsys, "file *", "file nope")
+	if out != want || errs != "vmsh: file nope: no such file or directory\n" || status != 1 {
+		t.Errorf("stdout:\n%s\nwant:\n%s\nstderr %q status %d", out, want, errs, status)
 	}
 }
