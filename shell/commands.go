@@ -173,6 +173,7 @@ func init() {
 		{Name: "sha512sum", Usage: "sha512sum path...", Short: "print SHA-512 checksums", Args: argPath, Run: runSum, Long: fmt.Sprintf(sumHelp, "sha512sum", "SHA-512", "sha512sum")},
 		{Name: "readlink", Usage: "readlink [-fv] path...", Short: "print where symbolic links point", Flags: "fv", Args: argPath, Run: runReadlink, Long: readlinkHelp},
 		{Name: "file", Usage: "file path...", Short: "name the type of files by their contents", Args: argPath, Run: runFile, Long: fileHelp},
+		{Name: "find", Usage: "find [path...] [test...]", Short: "search for files by name, type, size or time", Args: argPath, Run: runFind, Long: findHelp},
 		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
 	}
 }

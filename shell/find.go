@@ -1,12 +1,17 @@
 package shell
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
+	"unicode/utf8"
 )
 
 func runReadlink(x *Call) error {
@@ -83,3 +88,411 @@ const readlinkHelp = `readlink prints the target of each symbolic link.
   -f  print the absolute path with every symlink resolved; every component
       but the last must exist
   -v  say why a path failed (by default readlink only fails, silently)`
+
+// findPred is one test or action of a find expression.
+type findPred struct {
+	not  bool
+	test func(p string, fi fs.FileInfo) bool // nil for an action
+	sep  byte                                // the action's separator: '\n' for -print, 0 for -print0
+}
+
+// findExpr is a parsed find command line.
+type findExpr struct {
+	starts             []string
+	preds              []findPred
+	minDepth, maxDepth int
+}
+
+func runFind(x *Call) error {
+	e, err := x.parseFind(time.Now())
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(x.Out, 64<<10)
+	defer w.Flush()
+	for _, p := range e.starts {
+		fi, err := fs.Lstat(x.Shell.FS(), x.Shell.name(p))
+		if err != nil {
+			w.Flush()
+			x.Fail(p, err)
+			continue
+		}
+		if err := x.findWalk(w, e, p, fi, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findWalk visits p and, below the maximum depth, what it holds.
+func (x *Call) findWalk(w *bufio.Writer, e *findExpr, p string, fi fs.FileInfo, depth int) error {
+	if err := x.Ctx.Err(); err != nil {
+		return err
+	}
+	if depth >= e.minDepth {
+		e.visit(w, x.Shell, p, fi)
+	}
+	if !fi.IsDir() || depth >= e.maxDepth {
+		return nil
+	}
+	if depth >= maxListDepth {
+		w.Flush()
+		x.Fail(p, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
+		return nil
+	}
+	ents, err := fs.ReadDir(x.Shell.FS(), x.Shell.name(p))
+	if err != nil {
+		w.Flush()
+		x.Fail(p, err)
+	}
+	for _, ent := range ents {
+		child := strings.TrimSuffix(p, "/") + "/" + ent.Name()
+		cfi, err := ent.Info()
+		if err != nil {
+			w.Flush()
+			x.Fail(child, err)
+			continue
+		}
+		if err := x.findWalk(w, e, child, cfi, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// visit evaluates the expression for one file: the tests in order, the
+// actions of those reached while every test before them held.
+func (e *findExpr) visit(w *bufio.Writer, s *Shell, p string, fi fs.FileInfo) {
+	acted := false
+	for _, pr := range e.preds {
+		if pr.test == nil {
+			if pr.sep == 0 {
+				w.WriteString(p)
+			} else {
+				w.WriteString(s.show(p))
+			}
+			w.WriteByte(pr.sep)
+			acted = true
+			continue
+		}
+		if pr.test(p, fi) == pr.not {
+			return
+		}
+	}
+	if !acted {
+		w.WriteString(s.show(p))
+		w.WriteByte('\n')
+	}
+}
+
+// parseFind reads the starting points and the expression of a find
+// command line.
+func (x *Call) parseFind(now time.Time) (*findExpr, error) {
+	e := &findExpr{maxDepth: 1<<31 - 1}
+	ws := x.words
+	var starts []word
+	for len(ws) > 0 && !(ws[0].flag || ws[0].text == "!" || ws[0].text == "(") {
+		starts = append(starts, ws[0])
+		ws = ws[1:]
+	}
+	not := false
+	for len(ws) > 0 {
+		op := ws[0].text
+		ws = ws[1:]
+		arg := func() (string, error) {
+			if len(ws) == 0 {
+				return "", badFlag("missing argument to `%s'", op)
+			}
+			v := ws[0].text
+			ws = ws[1:]
+			return v, nil
+		}
+		var test func(p string, fi fs.FileInfo) bool
+		switch op {
+		case "!", "-not":
+			not = !not
+			continue
+		case "-a", "-and":
+			continue
+		case "-print", "-print0":
+			if not {
+				return nil, badFlag("cannot negate %s", op)
+			}
+			sep := byte('\n')
+			if op == "-print0" {
+				sep = 0
+			}
+			e.preds = append(e.preds, findPred{sep: sep})
+			continue
+		case "-maxdepth", "-mindepth":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, badFlag("invalid argument `%s' to `%s'", v, op)
+			}
+			if op == "-maxdepth" {
+				e.maxDepth = n
+			} else {
+				e.minDepth = n
+			}
+			continue
+		case "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename":
+			pat, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			fold := op[1] == 'i'
+			whole := !strings.HasSuffix(op, "name") || strings.HasSuffix(op, "wholename")
+			test = func(p string, _ fs.FileInfo) bool {
+				if !whole {
+					p = findBase(p)
+				}
+				return fnmatch(pat, p, fold)
+			}
+		case "-type":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			var types []uint32
+			for _, t := range strings.Split(v, ",") {
+				m, ok := map[string]uint32{"f": sIFREG, "d": sIFDIR, "l": sIFLNK, "b": sIFBLK, "c": sIFCHR, "p": sIFIFO, "s": sIFSOCK}[t]
+				if !ok {
+					return nil, badFlag("unknown argument to -type: %s", t)
+				}
+				types = append(types, m)
+			}
+			test = func(_ string, fi fs.FileInfo) bool {
+				return slices.Contains(types, rawMode(fi.Mode())&sIFMT)
+			}
+		case "-size":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			cmp, num := findCmp(v)
+			unit := int64(512)
+			if n := len(num); n > 0 {
+				if u, ok := map[byte]int64{'c': 1, 'w': 2, 'b': 512, 'k': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}[num[n-1]]; ok {
+					unit, num = u, num[:n-1]
+				}
+			}
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n < 0 {
+				return nil, badFlag("invalid -size argument `%s'", v)
+			}
+			test = func(_ string, fi fs.FileInfo) bool {
+				size := fi.Size()
+				return cmp((size+unit-1)/unit, n)
+			}
+		case "-mtime", "-mmin":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			cmp, num := findCmp(v)
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n < 0 {
+				return nil, badFlag("invalid argument `%s' to `%s'", v, op)
+			}
+			period := 24 * time.Hour
+			if op == "-mmin" {
+				period = time.Minute
+			}
+			test = func(_ string, fi fs.FileInfo) bool {
+				age := now.Sub(fi.ModTime())
+				// Like find, whole periods ago, rounded down; -mmin -N
+				// and +N compare the exact age.
+				if op == "-mmin" {
+					return cmpAge(cmp, age, n, period)
+				}
+				return cmp(int64(age/period), n)
+			}
+		case "-newer":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			ref, err := fs.Stat(x.Shell.FS(), x.Shell.name(v))
+			if err != nil {
+				return nil, &fs.PathError{Op: "stat", Path: v, Err: unwrapPathErr(err)}
+			}
+			t := ref.ModTime()
+			test = func(_ string, fi fs.FileInfo) bool { return fi.ModTime().After(t) }
+		case "-true":
+			test = func(string, fs.FileInfo) bool { return true }
+		case "-false":
+			test = func(string, fs.FileInfo) bool { return false }
+		default:
+			if strings.HasPrefix(op, "-") {
+				return nil, badFlag("unknown predicate `%s'", op)
+			}
+			return nil, badFlag("paths must precede expression: `%s'", op)
+		}
+		e.preds = append(e.preds, findPred{not: not, test: test})
+		not = false
+	}
+	if len(starts) == 0 {
+		e.starts = []string{"."}
+	} else {
+		e.starts = x.expand(starts)
+	}
+	return e, nil
+}
+
+// findBase is the name -name matches: the last component, or "/" for the
+// root.
+func findBase(p string) string {
+	if t := strings.TrimRight(p, "/"); t != "" {
+		p = t
+	} else {
+		return "/"
+	}
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// findCmp splits a find number into its comparison (+N more than, -N
+// less than, N exactly) and the digits.
+func findCmp(v string) (func(a, b int64) bool, string) {
+	switch {
+	case strings.HasPrefix(v, "+"):
+		return func(a, b int64) bool { return a > b }, v[1:]
+	case strings.HasPrefix(v, "-"):
+		return func(a, b int64) bool { return a < b }, v[1:]
+	}
+	return func(a, b int64) bool { return a == b }, v
+}
+
+// cmpAge compares an exact age with n periods for -mmin.
+func cmpAge(cmp func(a, b int64) bool, age time.Duration, n int64, period time.Duration) bool {
+	switch {
+	case cmp(1, 0): // +N
+		return age > time.Duration(n)*period
+	case cmp(0, 1): // -N
+		return age < time.Duration(n)*period
+	}
+	return int64((age+period-1)/period) == n
+}
+
+// fnmatch reports whether name matches the shell pattern pat as fnmatch(3)
+// without flags does: '*' and '?' match any character, '/' and a leading
+// '.' included; [...] and [!...] are sets; a backslash quotes. fold
+// ignores case.
+func fnmatch(pat, name string, fold bool) bool {
+	if fold {
+		pat, name = strings.ToLower(pat), strings.ToLower(name)
+	}
+	// Iterative matching with one backtrack point for the last '*'.
+	px, nx := 0, 0
+	starP, starN := -1, -1
+	for nx < len(name) || px < len(pat) {
+		if px < len(pat) {
+			switch c := pat[px]; c {
+			case '*':
+				starP, starN = px, nx
+				px++
+				continue
+			case '?':
+				if nx < len(name) {
+					_, size := utf8.DecodeRuneInString(name[nx:])
+					px, nx = px+1, nx+size
+					continue
+				}
+			case '[':
+				if nx < len(name) {
+					r, size := utf8.DecodeRuneInString(name[nx:])
+					if ok, end, valid := matchSet(pat, px, r); valid {
+						if ok {
+							px, nx = end, nx+size
+							continue
+						}
+						break
+					}
+				}
+				if nx < len(name) && name[nx] == '[' {
+					px, nx = px+1, nx+1
+					continue
+				}
+			case '\\':
+				if px+1 < len(pat) {
+					if nx < len(name) && name[nx] == pat[px+1] {
+						px, nx = px+2, nx+1
+						continue
+					}
+					break
+				}
+				fallthrough
+			default:
+				if nx < len(name) && name[nx] == c {
+					px, nx = px+1, nx+1
+					continue
+				}
+			}
+		}
+		if starP >= 0 && starN < len(name) {
+			_, size := utf8.DecodeRuneInString(name[starN:])
+			starN += size
+			px, nx = starP+1, starN
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// matchSet matches r against the set starting at pat[i] == '['. It
+// returns whether r is in it, the index just past the set, and whether
+// the set is well formed (else '[' is an ordinary character).
+func matchSet(pat string, i int, r rune) (match bool, end int, valid bool) {
+	i++
+	neg := false
+	if i < len(pat) && (pat[i] == '!' || pat[i] == '^') {
+		neg, i = true, i+1
+	}
+	first := true
+	for i < len(pat) {
+		if pat[i] == ']' && !first {
+			return match != neg, i + 1, true
+		}
+		first = false
+		lo, size := utf8.DecodeRuneInString(pat[i:])
+		if lo == '\\' && i+1 < len(pat) {
+			i++
+			lo, size = utf8.DecodeRuneInString(pat[i:])
+		}
+		i += size
+		hi := lo
+		if i+1 < len(pat) && pat[i] == '-' && pat[i+1] != ']' {
+			var s2 int
+			hi, s2 = utf8.DecodeRuneInString(pat[i+1:])
+			if hi == '\\' && i+2 < len(pat) {
+				hi, s2 = utf8.DecodeRuneInString(pat[i+2:])
+				s2++
+			}
+			i += 1 + s2
+		}
+		if lo <= r && r <= hi {
+			match = true
+		}
+	}
+	return false, 0, false
+}
+
+const findHelp = `find walks each path (by default .) and prints the names that pass every
+test, as GNU find does: the paths as given, with what is below them. Symbolic
+links are never followed. Tests and actions, joined by "and":
+  -name GLOB, -iname GLOB     the last component matches (-iname: any case);
+                              quote the pattern so the shell does not expand it
+  -path GLOB, -ipath GLOB     the whole printed path matches; '*' matches '/'
+  -type f|d|l|b|c|p|s         the file type (several: -type f,d)
+  -size [+-]N[cwbkMG]         size in units (default 512-byte blocks, rounded up)
+  -mtime [+-]N, -mmin [+-]N   modified N days (minutes) ago; +N more, -N less
+  -newer FILE                 modified after FILE
+  ! TEST, -not TEST           the test fails
+  -print, -print0             print the path, ended by a newline or a NUL
+Options: -maxdepth N, -mindepth N limit how deep the names printed lie
+(0 is the starting path itself). Without -print or -print0 every name that
+passes is printed.`
