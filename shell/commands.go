@@ -174,6 +174,7 @@ func init() {
 		{Name: "readlink", Usage: "readlink [-fv] path...", Short: "print where symbolic links point", Flags: "fv", Args: argPath, Run: runReadlink, Long: readlinkHelp},
 		{Name: "file", Usage: "file path...", Short: "name the type of files by their contents", Args: argPath, Run: runFile, Long: fileHelp},
 		{Name: "find", Usage: "find [path...] [test...]", Short: "search for files by name, type, size or time", Args: argPath, Run: runFind, Long: findHelp},
+		{Name: "grep", Usage: "grep [-rinlcvEFwxhH] pattern path...", Short: "print lines that match a pattern", Flags: "rinlcvEFwxhH", Args: argPath, Run: runGrep, Long: grepHelp},
 		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
 	}
 }

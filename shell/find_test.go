@@ -49,6 +49,7 @@ func sameAsToolSorted(t *testing.T, dir string, sep byte, line string, tool ...s
 	tooltest.Need(t, tool[0])
 	cmd := exec.Command(tool[0], tool[1:]...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	want, err := cmd.Output()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatalf("%s: %v", tool[0], err)

@@ -48,6 +48,7 @@ func sameAsTool(t *testing.T, dir, line string, tool ...string) {
 	tooltest.Need(t, tool[0])
 	cmd := exec.Command(tool[0], tool[1:]...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	var want bytes.Buffer
 	cmd.Stdout = &want
 	err := cmd.Run()
