@@ -9,7 +9,8 @@
 # thin-provisioning-tools (thin_restore), e2fsprogs, sgdisk, sfdisk, mkswap,
 # gzip, sha256sum, python3 (raid5 parity); faketime if present.
 # Environment: MKFIXTURES_ONLY, MKFIXTURES_RAW and MKFIXTURES_NOGZIP as for
-# mkfixtures.sh.
+# mkfixtures.sh. Sourced (mkguest.sh does), it defines its helpers and
+# builds nothing.
 #
 # How. The machines this runs on have no device-mapper, so no logical volume
 # is ever activated. lvcreate makes linear and striped LVs inactive
@@ -791,6 +792,8 @@ for t in pvcreate vgcreate lvcreate lvextend lvrename lvremove lvs pvs vgs vgcfg
 	if ! command -v $t >/dev/null 2>&1; then log "needs $t"; exit 1; fi
 done
 if ! unshare -m -u true 2>/dev/null; then log "needs mount and UTS namespaces (unshare -m -u)"; exit 1; fi
+# mkguest.sh sources this file for its helpers: it builds its own images.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 want lvm-gpt && build_gpt
 want lvm-span && build_span
 want lvm-raid && build_raid
