@@ -21,6 +21,7 @@ var oracleTools = []string{
 	"losetup", "unshare", "pvcreate", "vgcreate", "lvcreate", "lvextend", "lvrename",
 	"lvremove", "lvs", "pvs", "vgs", "vgcfgbackup", "vgcfgrestore",
 	"thin_restore", "thin_dump", // testdata/mklvm.sh
+	"mkfs.vfat", "fsck.vfat", "mcopy", "mdir", // testdata/mkguest.sh
 }
 
 // TestKernelOracle builds fresh images with testdata/mkfixtures.sh, which

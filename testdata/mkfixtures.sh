@@ -8,7 +8,8 @@
 # Needs root (mknod, chown, loop mounts), e2fsprogs (mke2fs, e2fsck, debugfs),
 # sfdisk, sgdisk, mkswap, gzip, sha256sum; faketime if present (fixed creation
 # times, so images are reproducible byte for byte as far as the tools allow).
-# mklvm.sh, called at the end, also needs lvm2 and thin-provisioning-tools.
+# mklvm.sh, called at the end, also needs lvm2 and thin-provisioning-tools;
+# mkguest.sh also dosfstools and mtools.
 #
 # For every image NAME it writes into OUTDIR:
 #   NAME.img.gz          the disk image (gzip -9n)
@@ -521,4 +522,7 @@ bash "$(dirname "$0")/mkfeatures.sh" "$out"
 # swap LVs, a VG over two disks, raid1 and mirror, thin, wrapped metadata);
 # it builds those MKFIXTURES_ONLY names, or all.
 bash "$(dirname "$0")/mklvm.sh" "$out"
+# guest: a disk laid out as an Ubuntu install (FAT32 EFI system partition,
+# ext4 /boot, LVM with root, var, home and swap), for guest inspection.
+if want guest; then bash "$(dirname "$0")/mkguest.sh" "$out"; fi
 log "all done in $((SECONDS - start))s"
