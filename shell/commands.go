@@ -175,6 +175,8 @@ func init() {
 		{Name: "file", Usage: "file path...", Short: "name the type of files by their contents", Args: argPath, Run: runFile, Long: fileHelp},
 		{Name: "find", Usage: "find [path...] [test...]", Short: "search for files by name, type, size or time", Args: argPath, Run: runFind, Long: findHelp},
 		{Name: "grep", Usage: "grep [-rinlcvEFwxhH] pattern path...", Short: "print lines that match a pattern", Flags: "rinlcvEFwxhH", Args: argPath, Run: runGrep, Long: grepHelp},
+		{Name: "du", Usage: "du [-ash] [path...]", Short: "show the disk space files use", Flags: "ash", Args: argPath, Run: runDu, Long: duHelp},
+		{Name: "tree", Usage: "tree [-a] [-L N] [path...]", Short: "draw a directory tree", Flags: "aL", Args: argPath, Run: runTree, Long: treeHelp},
 		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
 	}
 }

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,13 @@ func TestReadlinkLikeCoreutils(t *testing.T) {
 // compares the sorted lines (split at sep).
 func sameAsToolSorted(t *testing.T, dir string, sep byte, line string, tool ...string) {
 	t.Helper()
+	sameAsToolSortedFS(t, os.DirFS(dir), dir, sep, line, tool...)
+}
+
+// sameAsToolSortedFS is sameAsToolSorted with vmsh reading fsys, a view of
+// dir.
+func sameAsToolSortedFS(t *testing.T, fsys fs.FS, dir string, sep byte, line string, tool ...string) {
+	t.Helper()
 	tooltest.Need(t, tool[0])
 	cmd := exec.Command(tool[0], tool[1:]...)
 	cmd.Dir = dir
@@ -54,7 +62,7 @@ func sameAsToolSorted(t *testing.T, dir string, sep byte, line string, tool ...s
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatalf("%s: %v", tool[0], err)
 	}
-	got, errs, status := session(t, os.DirFS(dir), line)
+	got, errs, status := session(t, fsys, line)
 	sorted := func(s string) []string {
 		l := strings.Split(s, string(sep))
 		slices.Sort(l)
