@@ -149,6 +149,9 @@ func runTree(x *Call) error {
 	t := &treeRun{x: x, w: bufio.NewWriterSize(x.Out, 64<<10)}
 	defer t.w.Flush()
 	for _, p := range args {
+		if err := x.Ctx.Err(); err != nil {
+			return err
+		}
 		fi, err := fs.Stat(x.Shell.FS(), x.Shell.name(p))
 		if err != nil {
 			t.w.Flush()

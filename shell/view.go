@@ -133,6 +133,12 @@ type headTailOpts struct {
 }
 
 func headTailArgs(x *Call, isTail bool) (headTailOpts, []string, error) {
+	// The old form head -5 is head -n 5.
+	if len(x.words) > 0 && x.words[0].flag && len(x.words[0].text) > 1 &&
+		strings.Trim(x.words[0].text[1:], "0123456789") == "" {
+		ws := []word{{text: "-n", flag: true}, {text: x.words[0].text[1:]}}
+		x.words = append(ws, x.words[1:]...)
+	}
 	vals, ops, err := x.options("qv", "nc")
 	if err != nil {
 		return headTailOpts{}, nil, err

@@ -2,6 +2,8 @@ package shell
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -45,6 +47,12 @@ func writeTree(t *testing.T, files map[string]string) string {
 // standard output and whether they failed.
 func sameAsTool(t *testing.T, dir, line string, tool ...string) {
 	t.Helper()
+	sameAsToolFS(t, os.DirFS(dir), dir, line, tool...)
+}
+
+// sameAsToolFS is sameAsTool with vmsh reading fsys, a copy of dir.
+func sameAsToolFS(t *testing.T, fsys fs.FS, dir, line string, tool ...string) {
+	t.Helper()
 	tooltest.Need(t, tool[0])
 	cmd := exec.Command(tool[0], tool[1:]...)
 	cmd.Dir = dir
@@ -55,7 +63,7 @@ func sameAsTool(t *testing.T, dir, line string, tool ...string) {
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatalf("%s: %v", tool[0], err)
 	}
-	got, errs, status := session(t, os.DirFS(dir), line)
+	got, errs, status := session(t, fsys, line)
 	if got != want.String() {
 		t.Errorf("%s:\nvmsh %q\nwant %q (%s)\nstderr %q", line, got, want.String(), strings.Join(tool, " "), errs)
 	}
@@ -93,6 +101,8 @@ func TestHeadTailLikeCoreutils(t *testing.T) {
 		}
 	}
 	sameAsTool(t, dir, "head one nonl empty", "head", "one", "nonl", "empty")
+	sameAsTool(t, dir, "head -2 lines", "head", "-2", "lines")
+	sameAsTool(t, dir, "tail -3 lines", "tail", "-3", "lines")
 	sameAsTool(t, dir, "tail -n 1 one nonl empty", "tail", "-n", "1", "one", "nonl", "empty")
 	sameAsTool(t, dir, "head -q one nonl", "head", "-q", "one", "nonl")
 	sameAsTool(t, dir, "tail -v one", "tail", "-v", "one")
@@ -212,5 +222,30 @@ zst: Zstandard compressed data
 	out, errs, status := session(t, fsys, "file *", "file nope")
 	if out != want || errs != "vmsh: file nope: no such file or directory\n" || status != 1 {
 		t.Errorf("stdout:\n%s\nwant:\n%s\nstderr %q status %d", out, want, errs, status)
+	}
+}
+
+// TestInterrupted checks that the commands that read files stop when the
+// command's context is cancelled, as Ctrl-C does.
+func TestInterrupted(t *testing.T) {
+	big := fstest.MapFS{"d/big": {Data: bytes.Repeat([]byte("hello\n"), 1<<20)}, "d/x": {Data: []byte("x")}}
+	for _, line := range []string{
+		"head -n 1000000 d/big", "tail -n 1000000 d/big", "md5sum d/big", "hexdump -C d/big", "xxd d/big",
+		"grep -r hello d", "find d", "du d", "tree d", "file d/big",
+	} {
+		ui := &fakeUI{}
+		s := New(ui)
+		s.Mount("/", big)
+		cmds, err := parseLine(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		x := &Call{Shell: s, Ctx: ctx, Name: cmds[0][0].text, words: cmds[0][1:], Out: &ui.out}
+		err = x.run(s.cmds[x.Name])
+		if !errors.Is(err, context.Canceled) || ui.out.Len() > 0 {
+			t.Errorf("%s: error %v, %d bytes printed", line, err, ui.out.Len())
+		}
 	}
 }
