@@ -383,18 +383,10 @@ func dumpArgs(x *Call, bools string, skip, length byte) (off, n int64, args []st
 	return off, n, x.expand(ops), nil
 }
 
-// dumpFile calls line for each 16-byte line of the file from off, at most
-// n bytes (all if n < 0), with the line's offset.
-func (x *Call) dumpFile(p string, off, n int64, line func(addr int64, b []byte)) (end int64, err error) {
-	f, size, err := x.openRegular(p)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	ra, err := readerAt(f)
-	if err != nil {
-		return 0, err
-	}
+// dump calls line for each 16-byte line of r from off, at most n bytes
+// (all if n < 0), with the line's offset. It returns the offset where it
+// stopped.
+func (x *Call) dump(r io.ReaderAt, size, off, n int64, line func(addr int64, b []byte)) (end int64, err error) {
 	off = min(off, size)
 	stop := size
 	if n >= 0 && off+n < size {
@@ -405,7 +397,7 @@ func (x *Call) dumpFile(p string, off, n int64, line func(addr int64, b []byte))
 		if err := x.Ctx.Err(); err != nil {
 			return pos, err
 		}
-		k, err := ra.ReadAt(buf[:min(int64(len(buf)), stop-pos)], pos)
+		k, err := r.ReadAt(buf[:min(int64(len(buf)), stop-pos)], pos)
 		for i := 0; i < k; i += 16 {
 			line(pos+int64(i), buf[i:min(i+16, k)])
 		}
@@ -420,7 +412,49 @@ func (x *Call) dumpFile(p string, off, n int64, line func(addr int64, b []byte))
 	return stop, nil
 }
 
-// printable returns b as hexdump and xxd show it: bytes outside ' '..'~'
+// concat reads files one after the other as one stream, as hexdump
+// reads its operands.
+type concat struct {
+	parts []io.ReaderAt
+	sizes []int64
+}
+
+func (c *concat) size() int64 {
+	var n int64
+	for _, s := range c.sizes {
+		n += s
+	}
+	return n
+}
+
+func (c *concat) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	for i, r := range c.parts {
+		if len(p) == 0 {
+			break
+		}
+		if off >= c.sizes[i] {
+			off -= c.sizes[i]
+			continue
+		}
+		want := min(int64(len(p)), c.sizes[i]-off)
+		k, err := r.ReadAt(p[:want], off)
+		done += k
+		if err != nil && !(err == io.EOF && int64(k) == want) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // the file is shorter than it said
+			}
+			return done, err
+		}
+		p, off = p[k:], 0
+	}
+	if len(p) > 0 {
+		return done, io.EOF
+	}
+	return done, nil
+}
+
+// dumpText appends b as hexdump and xxd show it: bytes outside ' '..'~'
 // as '.'.
 func dumpText(dst, b []byte) []byte {
 	for _, c := range b {
@@ -439,49 +473,63 @@ func runHexdump(x *Call) error {
 	if err != nil {
 		return err
 	}
+	// Like hexdump, the files are read as one stream; one that cannot
+	// be opened is reported and left out.
+	var c concat
+	for _, p := range args {
+		f, size, err := x.openRegular(p)
+		if err == nil {
+			var r io.ReaderAt
+			if r, err = readerAt(f); err == nil {
+				defer f.Close()
+				c.parts, c.sizes = append(c.parts, r), append(c.sizes, size)
+				continue
+			}
+			f.Close()
+		}
+		x.Fail(p, err)
+	}
 	w := bufio.NewWriterSize(x.Out, 64<<10)
 	defer w.Flush()
-	for _, p := range args {
-		var prev []byte
-		star := false
-		var out []byte
-		end, err := x.dumpFile(p, off, n, func(addr int64, b []byte) {
-			if !x.Flag('v') && len(b) == 16 && bytes.Equal(b, prev) {
-				if !star {
-					w.WriteString("*\n")
-					star = true
-				}
-				return
+	var prev []byte
+	star := false
+	var out []byte
+	end, err := x.dump(&c, c.size(), off, n, func(addr int64, b []byte) {
+		if !x.Flag('v') && len(b) == 16 && bytes.Equal(b, prev) {
+			if !star {
+				w.WriteString("*\n")
+				star = true
 			}
-			star = false
-			prev = append(prev[:0], b...)
-			out = fmt.Appendf(out[:0], "%08x ", addr)
-			for i := 0; i < 16; i++ {
-				if i == 8 {
-					out = append(out, ' ')
-				}
-				if i < len(b) {
-					out = append(out, ' ', hexDigits[b[i]>>4], hexDigits[b[i]&15])
-				} else {
-					out = append(out, "   "...)
-				}
-			}
-			out = append(out, "  |"...)
-			out = dumpText(out, b)
-			out = append(out, "|\n"...)
-			w.Write(out)
-		})
-		if err != nil {
-			if x.Ctx.Err() != nil {
-				return x.Ctx.Err()
-			}
-			w.Flush()
-			x.Fail(p, err)
-			continue
+			return
 		}
-		if end > 0 {
-			fmt.Fprintf(w, "%08x\n", end)
+		star = false
+		prev = append(prev[:0], b...)
+		out = fmt.Appendf(out[:0], "%08x ", addr)
+		for i := 0; i < 16; i++ {
+			if i == 8 {
+				out = append(out, ' ')
+			}
+			if i < len(b) {
+				out = append(out, ' ', hexDigits[b[i]>>4], hexDigits[b[i]&15])
+			} else {
+				out = append(out, "   "...)
+			}
 		}
+		out = append(out, "  |"...)
+		out = dumpText(out, b)
+		out = append(out, "|\n"...)
+		w.Write(out)
+	})
+	if err != nil {
+		if x.Ctx.Err() != nil {
+			return x.Ctx.Err()
+		}
+		w.Flush()
+		x.Fail(strings.Join(args, " "), err)
+		return nil
+	}
+	if end > 0 {
+		fmt.Fprintf(w, "%08x\n", end)
 	}
 	return nil
 }
@@ -497,7 +545,18 @@ func runXxd(x *Call) error {
 	w := bufio.NewWriterSize(x.Out, 64<<10)
 	defer w.Flush()
 	var out []byte
-	_, err = x.dumpFile(args[0], off, n, func(addr int64, b []byte) {
+	f, size, err := x.openRegular(args[0])
+	if err != nil {
+		x.Fail(args[0], err)
+		return nil
+	}
+	defer f.Close()
+	r, err := readerAt(f)
+	if err != nil {
+		x.Fail(args[0], err)
+		return nil
+	}
+	_, err = x.dump(r, size, off, n, func(addr int64, b []byte) {
 		out = fmt.Appendf(out[:0], "%08x: ", addr)
 		for i := 0; i < 16; i++ {
 			if i < len(b) {
@@ -538,8 +597,9 @@ with a "==> name <==" header before each when there are several.
   -q     never print headers
   -v     always print headers`
 
-const hexdumpHelp = `hexdump shows each file in the canonical hex+ASCII form of hexdump -C:
-offset, sixteen bytes in hex, and the bytes that are printable. A run of
+const hexdumpHelp = `hexdump shows the files, read one after the other as one stream, in the
+canonical hex+ASCII form of hexdump -C: offset, sixteen bytes in hex, and the
+bytes that are printable. A run of
 identical lines is shown as one line and a '*'. The last line is the offset
 just past the end. The canonical form is the only one: -C may be given or not.
   -s offset  start at this byte (decimal, 0x hex, or with a K, M, G suffix)
