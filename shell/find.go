@@ -89,17 +89,20 @@ const readlinkHelp = `readlink prints the target of each symbolic link.
       but the last must exist
   -v  say why a path failed (by default readlink only fails, silently)`
 
-// findPred is one test or action of a find expression.
-type findPred struct {
-	not  bool
-	test func(p string, fi fs.FileInfo) bool // nil for an action
-	sep  byte                                // the action's separator: '\n' for -print, 0 for -print0
+// findNode is a node of a find expression: a test, an action, or an
+// operator over nodes.
+type findNode struct {
+	op   string                              // "test", "print", "!", "and" or "or"
+	test func(p string, fi fs.FileInfo) bool // for a test
+	sep  byte                                // for print: '\n' for -print, 0 for -print0
+	a, b *findNode                           // the operands of an operator
 }
 
 // findExpr is a parsed find command line.
 type findExpr struct {
 	starts             []string
-	preds              []findPred
+	root               *findNode // nil for the empty expression
+	acts               bool      // the expression has an action: no implicit -print
 	minDepth, maxDepth int
 }
 
@@ -160,28 +163,122 @@ func (x *Call) findWalk(w *bufio.Writer, e *findExpr, p string, fi fs.FileInfo, 
 	return nil
 }
 
-// visit evaluates the expression for one file: the tests in order, the
-// actions of those reached while every test before them held.
+// visit evaluates the expression for one file, printing it when an
+// action says so, or when it holds and there is no action.
 func (e *findExpr) visit(w *bufio.Writer, s *Shell, p string, fi fs.FileInfo) {
-	acted := false
-	for _, pr := range e.preds {
-		if pr.test == nil {
-			if pr.sep == 0 {
-				w.WriteString(p)
-			} else {
-				w.WriteString(s.show(p))
-			}
-			w.WriteByte(pr.sep)
-			acted = true
-			continue
-		}
-		if pr.test(p, fi) == pr.not {
-			return
-		}
-	}
-	if !acted {
+	if e.eval(e.root, w, s, p, fi) && !e.acts {
 		w.WriteString(s.show(p))
 		w.WriteByte('\n')
+	}
+}
+
+// eval evaluates node n as find does: left to right, -a before -o, the
+// right side only when the left does not decide.
+func (e *findExpr) eval(n *findNode, w *bufio.Writer, s *Shell, p string, fi fs.FileInfo) bool {
+	if n == nil {
+		return true
+	}
+	switch n.op {
+	case "test":
+		return n.test(p, fi)
+	case "print":
+		if n.sep == 0 {
+			w.WriteString(p)
+		} else {
+			w.WriteString(s.show(p))
+		}
+		w.WriteByte(n.sep)
+		return true
+	case "!":
+		return !e.eval(n.a, w, s, p, fi)
+	case "and":
+		return e.eval(n.a, w, s, p, fi) && e.eval(n.b, w, s, p, fi)
+	}
+	return e.eval(n.a, w, s, p, fi) || e.eval(n.b, w, s, p, fi)
+}
+
+// findParser builds the tree of a find expression from its tokens:
+// operators ("!", "(", ")", "-o", "-a") and nodes.
+type findParser struct {
+	toks []findTok
+	i    int
+}
+
+type findTok struct {
+	op   string // the operator, or "" for a node
+	node *findNode
+}
+
+func (fp *findParser) peek() string {
+	if fp.i >= len(fp.toks) {
+		return "end"
+	}
+	return fp.toks[fp.i].op
+}
+
+func (fp *findParser) or() (*findNode, error) {
+	l, err := fp.and()
+	if err != nil {
+		return nil, err
+	}
+	for fp.peek() == "-o" {
+		fp.i++
+		r, err := fp.and()
+		if err != nil {
+			return nil, err
+		}
+		l = &findNode{op: "or", a: l, b: r}
+	}
+	return l, nil
+}
+
+func (fp *findParser) and() (*findNode, error) {
+	l, err := fp.unary()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		switch fp.peek() {
+		case "end", "-o", ")":
+			return l, nil
+		case "-a":
+			fp.i++
+		}
+		r, err := fp.unary()
+		if err != nil {
+			return nil, err
+		}
+		l = &findNode{op: "and", a: l, b: r}
+	}
+}
+
+func (fp *findParser) unary() (*findNode, error) {
+	switch op := fp.peek(); op {
+	case "":
+		fp.i++
+		return fp.toks[fp.i-1].node, nil
+	case "!":
+		fp.i++
+		n, err := fp.unary()
+		if err != nil {
+			return nil, err
+		}
+		return &findNode{op: "!", a: n}, nil
+	case "(":
+		fp.i++
+		n, err := fp.or()
+		if err != nil {
+			return nil, err
+		}
+		if fp.peek() != ")" {
+			return nil, badFlag("invalid expression: missing ')'")
+		}
+		fp.i++
+		return n, nil
+	case "end":
+		return nil, badFlag("invalid expression: an operator with nothing after it")
+	default:
+		return nil, badFlag("invalid expression: '%s' where a test was expected", op)
 	}
 }
 
@@ -195,7 +292,7 @@ func (x *Call) parseFind(now time.Time) (*findExpr, error) {
 		starts = append(starts, ws[0])
 		ws = ws[1:]
 	}
-	not := false
+	var toks []findTok
 	for len(ws) > 0 {
 		op := ws[0].text
 		ws = ws[1:]
@@ -209,20 +306,19 @@ func (x *Call) parseFind(now time.Time) (*findExpr, error) {
 		}
 		var test func(p string, fi fs.FileInfo) bool
 		switch op {
-		case "!", "-not":
-			not = !not
-			continue
-		case "-a", "-and":
+		case "!", "-not", "(", ")", "-o", "-or", "-a", "-and":
+			if short, ok := map[string]string{"-not": "!", "-or": "-o", "-and": "-a"}[op]; ok {
+				op = short
+			}
+			toks = append(toks, findTok{op: op})
 			continue
 		case "-print", "-print0":
-			if not {
-				return nil, badFlag("cannot negate %s", op)
-			}
 			sep := byte('\n')
 			if op == "-print0" {
 				sep = 0
 			}
-			e.preds = append(e.preds, findPred{sep: sep})
+			toks = append(toks, findTok{node: &findNode{op: "print", sep: sep}})
+			e.acts = true
 			continue
 		case "-maxdepth", "-mindepth":
 			v, err := arg()
@@ -332,8 +428,18 @@ func (x *Call) parseFind(now time.Time) (*findExpr, error) {
 			}
 			return nil, badFlag("paths must precede expression: `%s'", op)
 		}
-		e.preds = append(e.preds, findPred{not: not, test: test})
-		not = false
+		toks = append(toks, findTok{node: &findNode{op: "test", test: test}})
+	}
+	if len(toks) > 0 {
+		fp := &findParser{toks: toks}
+		root, err := fp.or()
+		if err != nil {
+			return nil, err
+		}
+		if fp.peek() != "end" {
+			return nil, badFlag("invalid expression: unexpected '%s'", fp.peek())
+		}
+		e.root = root
 	}
 	if len(starts) == 0 {
 		e.starts = []string{"."}
@@ -482,8 +588,8 @@ func matchSet(pat string, i int, r rune) (match bool, end int, valid bool) {
 }
 
 const findHelp = `find walks each path (by default .) and prints the names that pass every
-test, as GNU find does: the paths as given, with what is below them. Symbolic
-links are never followed. Tests and actions, joined by "and":
+expression, as GNU find does: the paths as given, with what is below them.
+Symbolic links are never followed. Tests and actions:
   -name GLOB, -iname GLOB     the last component matches (-iname: any case);
                               quote the pattern so the shell does not expand it
   -path GLOB, -ipath GLOB     the whole printed path matches; '*' matches '/'
@@ -491,7 +597,11 @@ links are never followed. Tests and actions, joined by "and":
   -size [+-]N[cwbkMG]         size in units (default 512-byte blocks, rounded up)
   -mtime [+-]N, -mmin [+-]N   modified N days (minutes) ago; +N more, -N less
   -newer FILE                 modified after FILE
-  ! TEST, -not TEST           the test fails
+  ! EXPR, -not EXPR           the expression fails
+  EXPR -o EXPR, EXPR -or EXPR either holds (the right one is not evaluated
+                              when the left one holds)
+  EXPR EXPR, EXPR -a EXPR     both hold; binds tighter than -o
+  ( EXPR )                    grouping; quote the parentheses: '(' ')'
   -print, -print0             print the path, ended by a newline or a NUL
 Options: -maxdepth N, -mindepth N limit how deep the names printed lie
 (0 is the starting path itself). Without -print or -print0 every name that

@@ -94,6 +94,9 @@ func TestFindLikeGNU(t *testing.T) {
 		"-maxdepth 0", "-maxdepth 1", "-mindepth 2", "-mindepth 1 -maxdepth 2 -type d",
 		"! -type d", "-not -name *.log -type f", "-type f -print", "-name *.log -print0",
 		"-newer etc/a.conf -type f",
+		"-name *.log -o -name *.conf", "-type d -o -size +1", "( -name *.log -o -name *.conf ) -print",
+		"-name *.log -print -o -type d", "! ( -type d -o -type l )", "-not -not -type l",
+		"-type f -a -name a*", "-maxdepth 1 ( -type l -o -name b* )",
 	}
 	for _, ex := range exprs {
 		for _, start := range []string{"", ".", "etc", "etc/", "lnk", "var etc/passwd"} {
@@ -153,6 +156,10 @@ func TestFindErrors(t *testing.T) {
 		{"find /etc -bogus", "", "vmsh: find: unknown predicate `-bogus'\n"},
 		{"find /etc -type x", "", "vmsh: find: unknown argument to -type: x\n"},
 		{"find /etc -name a x", "", "vmsh: find: paths must precede expression: `x'\n"},
+		{"find /etc -o", "", "vmsh: find: invalid expression: '-o' where a test was expected\n"},
+		{"find /etc ( -type f", "", "vmsh: find: invalid expression: missing ')'\n"},
+		{"find /etc -type f )", "", "vmsh: find: invalid expression: unexpected ')'\n"},
+		{"find /etc !", "", "vmsh: find: invalid expression: an operator with nothing after it\n"},
 		{"find /nope /etc/fstab", "/etc/fstab\n", "vmsh: find /nope: no such file or directory\n"},
 		{"find /home -name *.txt", "/home/alice/a.txt\n", ""},
 		{"cd /home; find -type l", "./alice/abs\n./alice/up\n", ""},
