@@ -619,8 +619,14 @@ func runFile(x *Call) error {
 	if len(ops) == 0 {
 		return usagef("missing file operand")
 	}
+	// As file(1) does, the descriptions line up after the longest name.
 	s := x.Shell
-	for _, p := range x.expand(ops) {
+	args := x.expand(ops)
+	width := 0
+	for _, p := range args {
+		width = max(width, utf8.RuneCountInString(s.show(p)))
+	}
+	for _, p := range args {
 		if err := x.Ctx.Err(); err != nil {
 			return err
 		}
@@ -629,7 +635,8 @@ func runFile(x *Call) error {
 			x.Fail(p, err)
 			continue
 		}
-		fmt.Fprintf(x.Out, "%s: %s\n", s.show(p), desc)
+		name := s.show(p) + ":"
+		fmt.Fprintf(x.Out, "%s%s %s\n", name, strings.Repeat(" ", width+1-utf8.RuneCountInString(name)), desc)
 	}
 	return nil
 }

@@ -125,6 +125,14 @@ func TestDumpLikeTools(t *testing.T) {
 	}
 }
 
+func TestFileLikeFile(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"t.txt": "hello\n", "crlf": "a\r\nb\r\n", "nonl": "abc", "u8": "h\xc3\xa9\n", "empty": "",
+		"d/": "", "lnk": "->t.txt", "bin": "\x00\x01\x02\x03", "gz": "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",
+	})
+	sameAsTool(t, dir, "file t.txt crlf nonl u8 empty d lnk bin", "file", "t.txt", "crlf", "nonl", "u8", "empty", "d", "lnk", "bin")
+}
+
 func TestHexdumpConcatenates(t *testing.T) {
 	dir := writeTree(t, viewFiles)
 	for _, args := range [][]string{
@@ -206,32 +214,33 @@ func TestFile(t *testing.T) {
 		"sda1":  {Mode: fs.ModeDevice | 0o660, Sys: dev},
 		"fifo":  {Mode: fs.ModeNamedPipe | 0o644},
 	}
-	want := `arm: ELF 32-bit MSB executable, ARM, version 1 (SYSV)
-bin: data
-bz: bzip2 compressed data, block size = 900k
-crlf: ASCII text, with CRLF line terminators
-d: directory
+	want := `arm:   ELF 32-bit MSB executable, ARM, version 1 (SYSV)
+bin:   data
+bz:    bzip2 compressed data, block size = 900k
+crlf:  ASCII text, with CRLF line terminators
+d:     directory
 empty: empty
-fifo: fifo (named pipe)
-gz: gzip compressed data
-jpg: JPEG image data
+fifo:  fifo (named pipe)
+gz:    gzip compressed data
+jpg:   JPEG image data
 lib.o: ELF 64-bit LSB relocatable, ARM aarch64, version 1 (SYSV)
-link: symbolic link to txt
-ls: ELF 64-bit LSB shared object, x86-64, version 1 (SYSV)
-nonl: ASCII text, with no line terminators
-pdf: PDF document, version 1.7
-png: PNG image data, 256 x 128
-py: Python script, ASCII text
-sda1: block special (8/1)
-sh: POSIX shell script, ASCII text executable
-tar: POSIX tar archive
-txt: ASCII text
-utf8: Unicode text, UTF-8 text
-xz: XZ compressed data
-zip: Zip archive data
-zst: Zstandard compressed data
+link:  symbolic link to txt
+ls:    ELF 64-bit LSB shared object, x86-64, version 1 (SYSV)
+nonl:  ASCII text, with no line terminators
+pdf:   PDF document, version 1.7
+png:   PNG image data, 256 x 128
+py:    Python script, ASCII text
+sda1:  block special (8/1)
+sh:    POSIX shell script, ASCII text executable
+tar:   POSIX tar archive
+txt:   ASCII text
+utf8:  Unicode text, UTF-8 text
+xz:    XZ compressed data
+zip:   Zip archive data
+zst:   Zstandard compressed data
 `
-	out, errs, status := session(t, fsys, "file *", "file nope")
+	out, errs, status := session(t, fsys, "file *", "file nope sh")
+	want += "sh:   POSIX shell script, ASCII text executable\n" // lined up with "nope:"
 	if out != want || errs != "vmsh: file nope: no such file or directory\n" || status != 1 {
 		t.Errorf("stdout:\n%s\nwant:\n%s\nstderr %q status %d", out, want, errs, status)
 	}
