@@ -60,10 +60,7 @@ func TestTimeout(t *testing.T) {
 			cfg := m.cfg
 			cfg.Timeout = 200 * time.Millisecond
 			c := startClient(t, cfg)
-			d, err := c.Open(g.spec(name, 0, 1<<20))
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openRetry(t, c, g.spec(name, 0, 1<<20))
 			p := sentinel(64 << 10)
 			start := time.Now()
 			n, err := d.ReadAt(p, 0x10000)
@@ -139,10 +136,7 @@ func TestInterrupt(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			g := newGate(t)
 			c := startClient(t, m.cfg)
-			d, err := c.Open(g.spec(name, 0, 4<<20))
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openRetry(t, c, g.spec(name, 0, 4<<20))
 			reads := []struct {
 				off int64
 				n   int
@@ -210,10 +204,7 @@ func TestReadAtContext(t *testing.T) {
 	name, data := tempImage(t, 1<<20)
 	g := newGate(t)
 	c := startClient(t, Config{})
-	d, err := c.Open(g.spec(name, 0, 1<<19))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openRetry(t, c, g.spec(name, 0, 1<<19))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		waitWaiting(t, c, 0, 1)
@@ -250,10 +241,7 @@ func TestInterruptReadahead(t *testing.T) {
 	const gateAt = 12 << 20
 	g := newGate(t)
 	c := startClient(t, Config{})
-	d, err := c.Open(g.spec(name, gateAt, gateAt+1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openRetry(t, c, g.spec(name, gateAt, gateAt+1<<20))
 	const n = 1 << 20
 	var at atomic.Int64
 	res := make(chan error, 1)
@@ -307,14 +295,8 @@ func TestAbandonedSlots(t *testing.T) {
 	name, data := tempImage(t, 8<<20)
 	g := newGate(t)
 	c := startClient(t, Config{Timeout: 500 * time.Millisecond, CacheSize: -1})
-	stuck, err := c.Open(g.spec(name, 0, 8<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stuck := openRetry(t, c, g.spec(name, 0, 8<<20))
+	other := openRetry(t, c, name)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -355,18 +337,7 @@ func TestReplyAtTimeout(t *testing.T) {
 			cfg := m.cfg
 			cfg.Timeout = delay
 			c := startClient(t, cfg)
-			// The open is bound by the same tight timeout: on a loaded
-			// machine it may need a few tries.
-			var d *Disk
-			var err error
-			for range 100 {
-				if d, err = c.Open(slowSpec(name, delay)); !errors.Is(err, ErrTimeout) {
-					break
-				}
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openRetry(t, c, slowSpec(name, delay))
 			type failure struct{ p, then []byte }
 			var mu sync.Mutex
 			var failed []failure
@@ -419,10 +390,7 @@ func TestCacheFetchStopped(t *testing.T) {
 				cfg.Timeout = 0
 			}
 			c := startClient(t, cfg)
-			d, err := c.Open(g.spec(name, 0, 1<<20))
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openRetry(t, c, g.spec(name, 0, 1<<20))
 			errs := make([]error, 10)
 			var wg sync.WaitGroup
 			for i := range errs {
@@ -461,4 +429,22 @@ func TestCacheFetchStopped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openRetry opens spec, trying again when the open itself times out: the
+// tests' short timeouts bound opens too, and a loaded machine can miss them.
+func openRetry(t *testing.T, c *Client, spec string) *Disk {
+	t.Helper()
+	var err error
+	for range 100 {
+		var d *Disk
+		if d, err = c.Open(spec); err == nil {
+			return d
+		}
+		if !errors.Is(err, ErrTimeout) {
+			break
+		}
+	}
+	t.Fatal(err)
+	return nil
 }
