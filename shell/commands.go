@@ -135,11 +135,16 @@ func init() {
 		{Name: "getfattr", Usage: "getfattr [-dh] [-n name] [-m pattern] [-e text|hex|base64] path...", Short: "show extended attributes", Flags: "dhnme", Args: argPath, Run: runGetfattr, Long: getfattrHelp},
 		{Name: "getfacl", Usage: "getfacl [-n] path...", Short: "show POSIX access control lists", Flags: "n", Args: argPath, Run: runGetfacl, Long: getfaclHelp},
 		{Name: "get", Usage: "get [-f] src... [dest]", Short: "copy files and directories out of the guest", Flags: "f", Args: argPath, Run: runGet,
-			Long: "get copies guest files to the host, recursively, like cp -r. dest defaults to the current host directory.\n" +
+			Long: "get copies guest files to the host, recursively, like cp -r. dest defaults to the local directory (lcd).\n" +
 				"A dest that does not exist becomes the copy of src (with a single src); an existing directory\n" +
 				"receives each src under its own name. Permission bits and times are kept; symlinks are\n" +
 				"recreated as symlinks and never followed; device files and fifos are skipped with a warning.\n" +
 				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
+		{Name: "lcd", Usage: "lcd [dir]", Short: "change the local directory", Run: runLcd,
+			Long: "lcd changes the local (host) directory, with no argument to $HOME. Relative local paths are\n" +
+				"relative to it: get's destination, the file of > and >>, and where ! and | run their commands."},
+		{Name: "lpwd", Usage: "lpwd", Short: "print the local directory", Run: runLpwd,
+			Long: "lpwd prints the local (host) directory that lcd sets."},
 		{Name: "fsinfo", Usage: "fsinfo [path...]", Short: "describe a filesystem and its journal replay", Args: argPath, Run: runFsinfo, Long: fsinfoHelp},
 		{Name: "lsblk", Usage: "lsblk [-p]", Short: "list disks, partitions and filesystems", Flags: "p", Run: runLsblk,
 			Long: "lsblk shows every disk, its partitions, the LVM2 logical volumes on each physical volume,\n" +
@@ -215,6 +220,7 @@ func runHelp(x *Call) error {
 		fmt.Fprintf(x.Out, "  %-*s%s\n", col, c.Usage, c.Short)
 	}
 	fmt.Fprintln(x.Out, "Paths may use * ? [...] patterns; separate commands with ';'. help COMMAND says more.")
+	fmt.Fprint(x.Out, localHelp)
 	return nil
 }
 

@@ -53,10 +53,10 @@ func runGet(x *Call) error {
 		}
 	}()
 
-	dfi, derr := os.Stat(dest)
+	dfi, derr := os.Stat(x.Shell.local(dest))
 	switch {
 	case derr == nil && dfi.IsDir():
-		root, err := os.OpenRoot(dest)
+		root, err := os.OpenRoot(x.Shell.local(dest))
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func runGet(x *Call) error {
 	if base == "." || base == ".." || base == "/" {
 		return fmt.Errorf("%s: %s", dest, reason(fs.ErrInvalid))
 	}
-	root, err := os.OpenRoot(parent)
+	root, err := os.OpenRoot(x.Shell.local(parent))
 	if err != nil {
 		return fmt.Errorf("%s: %s", parent, reason(err))
 	}

@@ -55,6 +55,8 @@ type Shell struct {
 	cancel  context.CancelFunc
 	mu      sync.Mutex  // guards cancel
 	stopped atomic.Bool // interrupted while running a script
+
+	localDir string // the host directory for relative local paths; "" is the process's
 }
 
 // New returns a shell talking to ui with nothing mounted.
@@ -211,6 +213,16 @@ func (s *Shell) catchInterrupts() (stop func()) {
 // runCommand runs one command, printing its errors. A panic in a command
 // is reported as one line and the session goes on.
 func (s *Shell) runCommand(words []word) {
+	if words[0].op == "!" {
+		s.runBang(words[0].text)
+		return
+	}
+	words, to, err := splitOutput(words)
+	if err != nil {
+		s.Warnf("%v", err)
+		s.failed = true
+		return
+	}
 	name := words[0].text
 	c := s.cmds[name]
 	if c == nil {
@@ -222,10 +234,23 @@ func (s *Shell) runCommand(words []word) {
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()
-	x := &Call{Shell: s, Ctx: ctx, Name: name, words: words[1:], Out: s.ui.Stdout()}
-	err := x.run(c)
+	x := &Call{Shell: s, Ctx: ctx, Name: name, words: words[1:]}
+	o, err := s.startOutput(ctx, to)
+	if err != nil {
+		s.Warnf("%v", err)
+		o, err, x.failed = &output{ctx: ctx, intr: ctx}, nil, true
+	} else {
+		x.Ctx, x.Out = o.ctx, o.w
+		err = x.run(c)
+	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // Ctrl-C: the command stopped early
+	}
+	if o.stopped() && errors.Is(err, context.Canceled) {
+		err = nil // the output went away (| head): not the command's failure
+	}
+	if !o.finish() {
+		x.failed = true
 	}
 	s.flush()
 	for _, d := range s.disks {
