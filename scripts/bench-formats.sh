@@ -39,21 +39,39 @@ nbdkit -r -U "$range" -P "$work/range.pid" --filter=offset file "$raw" offset=$(
 trap 'kill $(cat "$work/nbd.pid" "$work/range.pid") 2>/dev/null || true' EXIT
 sleep 0.5
 
-source "$here/timing.sh"
 cat "$raw" "$qcow" >/dev/null # warm the page cache
 for spec in "$raw" "$qcow" "nbd+unix:///?socket=$sock"; do
 	n=$("$work/vmsh" -c "cat /data/big" "$spec" 2>/dev/null | wc -c)
 	[ "$n" -eq "$size" ] || { echo "vmsh read $n bytes of /data/big from $spec" >&2; exit 1; }
 done
 
-declare -A t
-t[raw]=$(best "$work/vmsh" -c "cat /data/big" "$raw")
-t[qcow2]=$(best "$work/vmsh" -c "cat /data/big" "$qcow")
-t[nbdcopy]=$(best nbdcopy "nbd+unix:///?socket=$range" null:)
-t[nbd]=$(best "$work/vmsh" -c "cat /data/big" "nbd+unix:///?socket=$sock")
+# The commands take turns, RUNS rounds of one run each, and each keeps its
+# best time: on a shared machine the load changes from second to second,
+# and the pairs compared (qcow2 and raw, vmsh over NBD and nbdcopy) should
+# meet the same load, not one of them a quiet moment and the other a busy
+# one.
+once() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$@" >/dev/null 2>&1
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc -l
+}
+declare -A all t m
+keep() { all[$1]+="$2 "; } # name seconds
+for _ in $(seq "${RUNS:-5}"); do
+	keep raw "$(once "$work/vmsh" -c "cat /data/big" "$raw")"
+	keep qcow2 "$(once "$work/vmsh" -c "cat /data/big" "$qcow")"
+	keep nbdcopy "$(once nbdcopy "nbd+unix:///?socket=$range" null:)"
+	keep nbd "$(once "$work/vmsh" -c "cat /data/big" "nbd+unix:///?socket=$sock")"
+done
+for k in raw qcow2 nbdcopy nbd; do # t: best time, m: median
+	t[$k]=$(printf '%s\n' ${all[$k]} | sort -g | head -1)
+	m[$k]=$(printf '%s\n' ${all[$k]} | sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+done
 
 mbs() { echo "$1 / $2 / 1000000" | bc -l; }
-printf '%-48s %10s %10s\n' "reading a 1 GiB file" "seconds" "MB/s"
+printf '%-48s %10s %10s\n' "reading a 1 GiB file (best of ${RUNS:-5})" "seconds" "MB/s"
 row() { printf '%-48s %10.3f %10.0f\n' "$1" "$2" "$(mbs "$3" "$2")"; }
 row "vmsh cat, raw image" "${t[raw]}" $size
 row "vmsh cat, qcow2 image" "${t[qcow2]}" $size
@@ -61,3 +79,4 @@ row "nbdcopy of the file's span ($span B) from nbdkit" "${t[nbdcopy]}" $span
 row "vmsh cat over nbdkit (unix socket)" "${t[nbd]}" $size
 printf '%-48s %10.2f  (bound 1.5)\n' "qcow2 / raw time" "$(echo "${t[qcow2]} / ${t[raw]}" | bc -l)"
 printf '%-48s %10.2f  (bound 0.8)\n' "vmsh over NBD / nbdcopy throughput" "$(echo "$(mbs $size "${t[nbd]}") / $(mbs $span "${t[nbdcopy]}")" | bc -l)"
+printf '%-48s %10.2f  (medians of %d runs)\n' "  the same with median times" "$(echo "$(mbs $size "${m[nbd]}") / $(mbs $span "${m[nbdcopy]}")" | bc -l)" "${RUNS:-5}"
