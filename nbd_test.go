@@ -5,69 +5,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"vmsh/internal/nbdtest"
 	"vmsh/internal/tooltest"
 )
-
-// nbdServer is nbdkit in the foreground on a Unix socket, killed and
-// started again at will.
-type nbdServer struct {
-	t    *testing.T
-	sock string
-	args []string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-func newNbdServer(t *testing.T, args ...string) *nbdServer {
-	t.Helper()
-	tooltest.Need(t, "nbdkit")
-	s := &nbdServer{t: t, sock: filepath.Join(t.TempDir(), "nbd.sock"), args: args}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
-
-func (s *nbdServer) uri() string { return "nbd+unix:///?socket=" + s.sock }
-
-func (s *nbdServer) start() {
-	os.Remove(s.sock)
-	cmd := exec.Command("nbdkit", append([]string{"-f", "-r", "-U", s.sock}, s.args...)...)
-	if err := cmd.Start(); err != nil {
-		s.t.Errorf("nbdkit: %v", err)
-		return
-	}
-	for i := 0; i < 500; i++ {
-		if c, err := net.Dial("unix", s.sock); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-}
-
-func (s *nbdServer) kill() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd != nil {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-	}
-}
 
 // bigFileImage builds a qcow2 image of an ext4 filesystem holding /big,
 // size bytes of random data, and returns the image and the data's sha256.
@@ -98,10 +45,10 @@ func bigFileImage(t *testing.T, size int) (string, [32]byte) {
 // written is the file in the image, and disks counts the reconnection.
 func TestNBDGetSurvivesRestart(t *testing.T) {
 	img, sum := bigFileImage(t, 48<<20)
-	srv := newNbdServer(t, "--filter=delay", "file", img, "rdelay=40ms")
+	srv := nbdtest.Start(t, "--filter=delay", "file", img, "rdelay=40ms")
 	out := t.TempDir()
 	done := make(chan result)
-	go func() { done <- vmsh(t, out, "", "--timeout", "20s", "-c", "get /big got; disks", srv.uri()) }()
+	go func() { done <- vmsh(t, out, "", "--timeout", "20s", "-c", "get /big got; disks", srv.URI()) }()
 	// Kill the server once get has begun writing.
 	for i := 0; i < 1000; i++ {
 		if ents, _ := os.ReadDir(out); len(ents) > 0 {
@@ -110,9 +57,9 @@ func TestNBDGetSurvivesRestart(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond)
-	srv.kill()
+	srv.Kill()
 	time.Sleep(700 * time.Millisecond)
-	srv.start()
+	srv.Restart()
 	r := <-done
 	if r.status != 0 {
 		t.Fatalf("status %d: %s", r.status, r.stderr)
@@ -133,8 +80,8 @@ func TestNBDGetSurvivesRestart(t *testing.T) {
 // command at once, not after the timeout.
 func TestNBDInterrupt(t *testing.T) {
 	img, _ := bigFileImage(t, 8<<20)
-	srv := newNbdServer(t, "file", img)
-	cmd := exec.Command(vmshBinary(t), "--timeout", "60s", srv.uri())
+	srv := nbdtest.Start(t, "file", img)
+	cmd := exec.Command(vmshBinary(t), "--timeout", "60s", srv.URI())
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -149,7 +96,7 @@ func TestNBDInterrupt(t *testing.T) {
 	if l, err := br.ReadString('\n'); err != nil || !strings.Contains(l+"big lost+found", "big") {
 		t.Fatalf("ls /: %q %v; stderr %s", l, err, errb.String())
 	}
-	srv.kill()
+	srv.Kill()
 	io.WriteString(stdin, "cat /big\n")
 	time.Sleep(time.Second)
 	start := time.Now()

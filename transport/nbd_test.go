@@ -5,77 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"vmsh/internal/nbdtest"
 	"vmsh/internal/tooltest"
 )
-
-// nbdkitServer runs nbdkit in the foreground on a Unix socket, so a test
-// can kill it and start it again on the same socket.
-type nbdkitServer struct {
-	t    *testing.T
-	sock string
-	args []string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-func startNbdkit(t *testing.T, args ...string) *nbdkitServer {
-	t.Helper()
-	tooltest.Need(t, "nbdkit")
-	s := &nbdkitServer{t: t, sock: filepath.Join(t.TempDir(), "nbd.sock"), args: args}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
-
-func (s *nbdkitServer) uri() string { return "nbd+unix:///?socket=" + s.sock }
-
-func (s *nbdkitServer) start() {
-	s.t.Helper()
-	os.Remove(s.sock)
-	cmd := exec.Command("nbdkit", append([]string{"-f", "-r", "-U", s.sock}, s.args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("nbdkit: %v", err)
-	}
-	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", s.sock); err == nil {
-			c.Close() // listening
-			break
-		}
-		if i == 500 {
-			cmd.Process.Kill()
-			cmd.Wait()
-			s.t.Fatalf("nbdkit did not listen on its socket in 5s: %s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-}
-
-// kill stops the server at once, as a crash would.
-func (s *nbdkitServer) kill() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd != nil {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-	}
-}
 
 func randomFile(t *testing.T, size int) (string, []byte) {
 	t.Helper()
@@ -106,8 +46,8 @@ func readAll(d Disk) ([]byte, error) {
 func TestNBDReconnect(t *testing.T) {
 	file, data := randomFile(t, 8<<20)
 	// Slow reads, so that the kill lands while reads are in flight.
-	srv := startNbdkit(t, "--filter=delay", "file", file, "rdelay=5ms")
-	d, err := OpenOptions(srv.uri(), Options{Timeout: 20 * time.Second})
+	srv := nbdtest.Start(t, "--filter=delay", "file", file, "rdelay=5ms")
+	d, err := OpenOptions(srv.URI(), Options{Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +62,9 @@ func TestNBDReconnect(t *testing.T) {
 		go func() {
 			defer close(done)
 			time.Sleep(20 * time.Millisecond)
-			srv.kill()
+			srv.Kill()
 			time.Sleep(300 * time.Millisecond) // reads fail and back off meanwhile
-			srv.start()
+			srv.Restart()
 		}()
 		got, err := readAll(d)
 		<-done
@@ -150,13 +90,13 @@ func TestNBDReconnect(t *testing.T) {
 // passed, saying why, and does not hang.
 func TestNBDTimeout(t *testing.T) {
 	file, _ := randomFile(t, 1<<20)
-	srv := startNbdkit(t, "file", file)
-	d, err := OpenOptions(srv.uri(), Options{Timeout: time.Second})
+	srv := nbdtest.Start(t, "file", file)
+	d, err := OpenOptions(srv.URI(), Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	srv.kill()
+	srv.Kill()
 	start := time.Now()
 	_, err = d.ReadAt(make([]byte, 4096), 0)
 	took := time.Since(start)
@@ -179,8 +119,8 @@ func TestNBDTimeout(t *testing.T) {
 // errno and offset, and the connection is kept.
 func TestNBDServerError(t *testing.T) {
 	trigger := filepath.Join(t.TempDir(), "fail")
-	srv := startNbdkit(t, "--filter=error", "pattern", "size=4M", "error=EIO", "error-pread-rate=100%", "error-pread-file="+trigger)
-	d, err := OpenOptions(srv.uri(), Options{Timeout: 5 * time.Second})
+	srv := nbdtest.Start(t, "--filter=error", "pattern", "size=4M", "error=EIO", "error-pread-rate=100%", "error-pread-file="+trigger)
+	d, err := OpenOptions(srv.URI(), Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +194,6 @@ func TestFormats(t *testing.T) {
 		t.Errorf("a VMDK opened as qcow2: %v", err)
 	}
 
-	srv := startNbdkit(t, "file", img("d.qcow2"))
-	check(srv.uri(), Options{}, "qcow2 (nbd)")
+	srv := nbdtest.Start(t, "file", img("d.qcow2"))
+	check(srv.URI(), Options{}, "qcow2 (nbd)")
 }
