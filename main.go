@@ -48,6 +48,7 @@ block device, or an NBD export: nbd://host[:port][/export], nbds://... (TLS),
 nbd+unix:///export?socket=PATH, nbds+unix://...
 
   -c COMMANDS        run COMMANDS (separated by ';') and exit
+  -e                 stop at the first command that fails (exit status 1)
   --format FORMAT    read every disk as raw, qcow2 or vmdk instead of
                      detecting the format
   --snapshot NAME    read this qcow2 internal snapshot (name or id) instead
@@ -106,6 +107,7 @@ type options struct {
 	version    bool
 	strict     bool
 	noReplay   bool
+	errExit    bool
 	disks      []string
 	transport  transport.Options
 }
@@ -134,6 +136,8 @@ func parseArgs(args []string) (options, error) {
 			o.help = true
 		case a == "--version" || a == "-version":
 			o.version = true
+		case a == "-e":
+			o.errExit = true
 		case a == "--strict":
 			o.strict = true
 		case a == "--no-replay":
@@ -233,6 +237,7 @@ func run(args []string) int {
 	s := shell.New(ui)
 	s.FSOptions.Strict = o.strict
 	s.FSOptions.NoReplay = o.noReplay
+	s.ErrExit = o.errExit
 
 	env, err := json.Marshal(o.transport)
 	if err == nil {

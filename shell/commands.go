@@ -182,6 +182,9 @@ func init() {
 		{Name: "grep", Usage: "grep [-rinlcvEFwxhH] pattern path...", Short: "print lines that match a pattern", Flags: "rinlcvEFwxhH", Args: argPath, Run: runGrep, Long: grepHelp},
 		{Name: "du", Usage: "du [-ash] [path...]", Short: "show the disk space files use", Flags: "ash", Args: argPath, Run: runDu, Long: duHelp},
 		{Name: "tree", Usage: "tree [-a] [-L N] [path...]", Short: "draw a directory tree", Flags: "aL", Args: argPath, Run: runTree, Long: treeHelp},
+		{Name: "set", Usage: "set [-e | +e]", Short: "stop at the first failing command (-e) or not (+e)", Run: runSet,
+			Long: "set -e makes the first command that fails end vmsh with status 1, as sh -e does (vmsh -e\n" +
+				"turns it on from the start); set +e turns it off. With no argument, set says which is on."},
 		{Name: "exit", Aliases: []string{"quit"}, Usage: "exit [status]", Short: "leave vmsh", Run: runExit},
 	}
 }
@@ -359,4 +362,26 @@ func (s *Shell) commandNames() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+func runSet(x *Call) error {
+	switch len(x.words) {
+	case 0:
+		if x.Shell.ErrExit {
+			fmt.Fprintln(x.Out, "set -e")
+		} else {
+			fmt.Fprintln(x.Out, "set +e")
+		}
+		return nil
+	case 1:
+		switch x.words[0].text {
+		case "-e":
+			x.Shell.ErrExit = true
+			return nil
+		case "+e":
+			x.Shell.ErrExit = false
+			return nil
+		}
+	}
+	return usagef("only -e and +e are known")
 }

@@ -32,6 +32,10 @@ type Shell struct {
 	// FSOptions are the options every filesystem is opened with.
 	FSOptions fsread.Options
 
+	// ErrExit ends the session at the first command that fails, with
+	// status 1, as sh -e does; `set -e` and `set +e` turn it on and off.
+	ErrExit bool
+
 	// OnInterrupt, if set, is called when Ctrl-C stops a command, after the
 	// command's context is cancelled: it lets reads already waiting on a
 	// disk give up too.
@@ -143,7 +147,9 @@ func (s *Shell) RunLine(line string) bool {
 		return true
 	}
 	for _, words := range cmds {
-		s.runCommand(words)
+		if s.runCommand(words) && s.ErrExit {
+			s.exit, s.code = true, 1 // -e: the first failure ends the session
+		}
 		if s.exit || s.stopped.Load() {
 			return false
 		}
@@ -210,25 +216,30 @@ func (s *Shell) catchInterrupts() (stop func()) {
 	return func() { signal.Stop(ch); close(done) }
 }
 
-// runCommand runs one command, printing its errors. A panic in a command
-// is reported as one line and the session goes on.
-func (s *Shell) runCommand(words []word) {
+// runCommand runs one command, printing its errors, and reports whether
+// it failed. A panic in a command is reported as one line and the session
+// goes on.
+func (s *Shell) runCommand(words []word) (failed bool) {
 	if words[0].op == "!" {
+		before := s.failed
+		s.failed = false
 		s.runBang(words[0].text)
-		return
+		failed = s.failed
+		s.failed = before || failed
+		return failed
 	}
 	words, to, err := splitOutput(words)
 	if err != nil {
 		s.Warnf("%v", err)
 		s.failed = true
-		return
+		return true
 	}
 	name := words[0].text
 	c := s.cmds[name]
 	if c == nil {
 		s.Warnf("%s: unknown command (try help)", name)
 		s.failed = true
-		return
+		return true
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
@@ -253,11 +264,8 @@ func (s *Shell) runCommand(words []word) {
 		x.failed = true
 	}
 	s.flush()
-	for _, d := range s.disks {
-		d.Self.showWarnings(s)
-		for _, p := range d.Parts {
-			p.showWarnings(s)
-		}
+	for _, v := range s.volumes() {
+		v.showWarnings(s)
 	}
 	s.mu.Lock()
 	s.cancel = nil
@@ -280,6 +288,7 @@ func (s *Shell) runCommand(words []word) {
 	if x.failed {
 		s.failed = true
 	}
+	return x.failed
 }
 
 func (x *Call) run(c *Command) (err error) {

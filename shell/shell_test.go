@@ -491,3 +491,27 @@ func TestInteractiveSession(t *testing.T) {
 		t.Errorf("got %q %q", ui.out.String(), ui.err.String())
 	}
 }
+
+// set -e ends a script at the first failing command with status 1; set +e
+// and a plain session go on.
+func TestErrExit(t *testing.T) {
+	for _, c := range []struct {
+		lines  []string
+		out    string
+		status int
+	}{
+		{[]string{"set -e", "pwd", "cat /nope", "pwd"}, "/\n", 1},
+		{[]string{"set -e", "set +e", "cat /nope", "pwd"}, "/\n", 1},
+		{[]string{"set -e; cat /nope; pwd"}, "", 1},
+		{[]string{"set -e", "set", "pwd"}, "set -e\n/\n", 0},
+		{[]string{"cat /nope", "pwd"}, "/\n", 1},
+	} {
+		out, errs, status := session(t, guest(), c.lines...)
+		if out != c.out || status != c.status {
+			t.Errorf("%q: stdout %q status %d, want %q %d (stderr %q)", c.lines, out, status, c.out, c.status, errs)
+		}
+	}
+	if _, errs, status := session(t, guest(), "set -x"); status != 1 || !strings.Contains(errs, "only -e and +e") {
+		t.Errorf("set -x: status %d, %q", status, errs)
+	}
+}
