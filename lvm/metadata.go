@@ -1292,7 +1292,7 @@ func (lv *LogicalVolume) Attr(vg *VG) string {
 		a[7] = 'z'
 	}
 	switch {
-	case vg.partial(lv, map[string]bool{}):
+	case vg.partial(lv):
 		a[8] = 'p'
 	case first.RAID != nil:
 		// As lvm2 does, image 0 is not looked at.
@@ -1355,24 +1355,47 @@ func (lv *LogicalVolume) pool(vg *VG) *ThinPoolSegment {
 	return nil
 }
 
-// partial reports whether the LV maps, directly or through other LVs, any
-// extent of a missing PV. seen holds the LVs already looked at, each
-// reported at most once.
-func (vg *VG) partial(lv *LogicalVolume, seen map[string]bool) bool {
-	if seen[lv.Name] || len(seen) > len(vg.LVs) {
-		return false
-	}
-	seen[lv.Name] = true
-	for _, s := range lv.Segments {
-		for _, st := range s.Stripes {
-			if pv := vg.pv(st.PV); pv != nil && pv.Missing {
-				return true
+// PVsOf returns the indexes in vg.PVs of the physical volumes lv's extents
+// lie on, directly or through the LVs it is built from (mirror and raid
+// images, a thin pool's metadata and data, a snapshot's origin), in order.
+func (vg *VG) PVsOf(lv *LogicalVolume) []int {
+	found := map[int]bool{}
+	seen := map[string]bool{}
+	var walk func(lv *LogicalVolume)
+	walk = func(lv *LogicalVolume) {
+		if seen[lv.Name] {
+			return
+		}
+		seen[lv.Name] = true
+		for _, s := range lv.Segments {
+			for _, st := range s.Stripes {
+				for i := range vg.PVs {
+					if st.PV != "" && vg.PVs[i].Name == st.PV {
+						found[i] = true
+					}
+				}
+			}
+			for _, ref := range s.refs() {
+				if sub := vg.LV(ref); sub != nil {
+					walk(sub)
+				}
 			}
 		}
-		for _, ref := range s.refs() {
-			if sub := vg.LV(ref); sub != nil && vg.partial(sub, seen) {
-				return true
-			}
+	}
+	walk(lv)
+	out := make([]int, 0, len(found))
+	for i := range found {
+		out = append(out, i)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// partial reports whether lv needs a PV that is missing.
+func (vg *VG) partial(lv *LogicalVolume) bool {
+	for _, i := range vg.PVsOf(lv) {
+		if vg.PVs[i].Missing {
+			return true
 		}
 	}
 	return false

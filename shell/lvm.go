@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 
 	"vmsh/lvm"
@@ -147,69 +146,6 @@ func (s *Shell) findLV(spec string) *Volume {
 	return nil
 }
 
-// lvPVs returns the indexes in vg.PVs of the physical volumes an LV's
-// extents lie on, directly or through the LVs it is built from (mirror
-// and raid images, a thin pool's metadata and data, a snapshot's origin).
-func lvPVs(vg *lvm.VG, name string) []int {
-	pvIndex := map[string]int{}
-	for i, pv := range vg.PVs {
-		pvIndex[pv.Name] = i
-	}
-	lvByName := map[string]*lvm.LogicalVolume{}
-	for i := range vg.LVs {
-		lvByName[vg.LVs[i].Name] = &vg.LVs[i]
-	}
-	seen := map[string]bool{}
-	found := map[int]bool{}
-	var walk func(name string)
-	var walkValue func(v lvm.Value)
-	walkValue = func(v lvm.Value) {
-		switch v.Kind {
-		case lvm.String:
-			if i, ok := pvIndex[v.Str]; ok {
-				found[i] = true
-			} else if _, ok := lvByName[v.Str]; ok {
-				walk(v.Str)
-			}
-		case lvm.List:
-			for _, it := range v.Items {
-				walkValue(it)
-			}
-		}
-	}
-	walk = func(name string) {
-		if seen[name] {
-			return
-		}
-		seen[name] = true
-		lv := lvByName[name]
-		for _, seg := range lv.Segments {
-			for _, st := range seg.Stripes {
-				if i, ok := pvIndex[st.PV]; ok {
-					found[i] = true
-				}
-			}
-			if seg.Section == nil {
-				continue
-			}
-			for _, key := range seg.Section.Keys {
-				if v, ok := seg.Section.Values[key]; ok {
-					walkValue(v)
-				}
-			}
-		}
-	}
-	if _, ok := lvByName[name]; ok {
-		walk(name)
-	}
-	var out []int
-	for i := range found {
-		out = append(out, i)
-	}
-	sort.Ints(out)
-	return out
-}
-
 // lvsOn returns the LV volumes with extents on the physical volume found
 // on v, in the order of the VG's metadata.
 func (s *Shell) lvsOn(v *Volume) []*Volume {
@@ -221,7 +157,7 @@ func (s *Shell) lvsOn(v *Volume) []*Volume {
 				continue
 			}
 			for _, lv := range g.vols {
-				if slices.Contains(lvPVs(g.g.VG, lv.LV.Name), i) {
+				if slices.Contains(g.g.VG.PVsOf(lv.LV), i) {
 					out = append(out, lv)
 				}
 			}
