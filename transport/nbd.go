@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"vmsh/nbd"
@@ -44,8 +43,6 @@ type nbdDisk struct {
 	reconnects int
 	lastErr    error
 	lastErrAt  time.Time
-
-	bytes, requests atomic.Int64
 }
 
 // openNBD dials the export spec names. The first connection gets the whole
@@ -115,9 +112,6 @@ func (d *nbdDisk) LastError() (error, time.Time) {
 	return d.lastErr, d.lastErrAt
 }
 
-// Served returns the bytes and read requests served.
-func (d *nbdDisk) Served() (bytes, requests int64) { return d.bytes.Load(), d.requests.Load() }
-
 func (d *nbdDisk) ReadAt(p []byte, off int64) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
@@ -136,7 +130,6 @@ func (d *nbdDisk) ReadAtContext(ctx context.Context, p []byte, off int64) (int, 
 	if int64(len(p)) > d.size-off {
 		want = p[:d.size-off]
 	}
-	d.requests.Add(1)
 	for {
 		c, err := d.current(ctx)
 		if err != nil {
@@ -144,7 +137,6 @@ func (d *nbdDisk) ReadAtContext(ctx context.Context, p []byte, off int64) (int, 
 		}
 		n, err := c.ReadAtContext(ctx, want, off)
 		if err == nil {
-			d.bytes.Add(int64(n))
 			if len(want) < len(p) {
 				return n, io.EOF
 			}
