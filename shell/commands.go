@@ -2,9 +2,11 @@ package shell
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,14 +25,15 @@ const (
 // A Command is one thing the shell can do. Help is generated from the
 // table of commands.
 type Command struct {
-	Name    string
-	Aliases []string
-	Usage   string // one line: name and arguments
-	Short   string // one line for the help table
-	Long    string // paragraphs for help NAME
-	Flags   string // the single-letter flags it accepts
-	Args    argKind
-	Run     func(x *Call) error
+	Name      string
+	Aliases   []string
+	Usage     string   // one line: name and arguments
+	Short     string   // one line for the help table
+	Long      string   // paragraphs for help NAME
+	Flags     string   // the single-letter flags it accepts
+	LongFlags []string // the long flags it accepts, without "--": "json", "tar"
+	Args      argKind
+	Run       func(x *Call) error
 }
 
 // A Call is one run of a command.
@@ -41,13 +44,15 @@ type Call struct {
 	Out    io.Writer
 	words  []word
 	flags  map[byte]bool
+	long   map[string]bool
 	failed bool
 }
 
 // parse separates flags from operands. Flags are the letters of c.Flags,
-// given as -x or clustered as -xyz, before the first operand or "--".
+// given as -x or clustered as -xyz, and the names of c.LongFlags, given as
+// --name, before the first operand or "--".
 func (x *Call) parse(c *Command) ([]word, error) {
-	x.flags = map[byte]bool{}
+	x.flags, x.long = map[byte]bool{}, map[string]bool{}
 	ws := x.words
 	for len(ws) > 0 {
 		w := ws[0]
@@ -58,8 +63,12 @@ func (x *Call) parse(c *Command) ([]word, error) {
 		if w.text == "--" {
 			break
 		}
-		if strings.HasPrefix(w.text, "--") {
-			return nil, badFlag("unknown flag %s", w.text)
+		if name, ok := strings.CutPrefix(w.text, "--"); ok {
+			if !slices.Contains(c.LongFlags, name) {
+				return nil, badFlag("unknown flag %s", w.text)
+			}
+			x.long[name] = true
+			continue
 		}
 		for i := 1; i < len(w.text); i++ {
 			f := w.text[i]
@@ -74,6 +83,18 @@ func (x *Call) parse(c *Command) ([]word, error) {
 
 // Flag reports whether flag f was given.
 func (x *Call) Flag(f byte) bool { return x.flags[f] }
+
+// LongFlag reports whether the long flag --name was given.
+func (x *Call) LongFlag(name string) bool { return x.long[name] }
+
+// writeJSON writes v as the one JSON document of a --json command,
+// indented, with a newline after it.
+func (x *Call) writeJSON(v any) error {
+	enc := json.NewEncoder(x.Out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
 
 // Fail reports an error about one operand and marks the command failed:
 // "vmsh: cat /nope: no such file or directory".
@@ -384,4 +405,11 @@ func runSet(x *Call) error {
 		}
 	}
 	return usagef("only -e and +e are known")
+}
+
+// isTerminal reports whether w writes to a terminal: what decides colours,
+// paging and progress bars, which are never sent to files or pipes.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && IsTerminal(f)
 }
