@@ -104,6 +104,8 @@ type findExpr struct {
 	root               *findNode // nil for the empty expression
 	acts               bool      // the expression has an action: no implicit -print
 	minDepth, maxDepth int
+	json               bool       // --json: collect the matches instead of printing them
+	matches            []fileJSON // what -print found, with --json
 }
 
 func runFind(x *Call) error {
@@ -123,6 +125,14 @@ func runFind(x *Call) error {
 		if err := x.findWalk(w, e, p, fi, 0); err != nil {
 			return err
 		}
+	}
+	if e.json {
+		if e.matches == nil {
+			e.matches = []fileJSON{}
+		}
+		return x.writeJSON(struct {
+			Matches []fileJSON `json:"matches"`
+		}{e.matches})
 	}
 	return nil
 }
@@ -167,9 +177,23 @@ func (x *Call) findWalk(w *bufio.Writer, e *findExpr, p string, fi fs.FileInfo, 
 // action says so, or when it holds and there is no action.
 func (e *findExpr) visit(w *bufio.Writer, s *Shell, p string, fi fs.FileInfo) {
 	if e.eval(e.root, w, s, p, fi) && !e.acts {
-		w.WriteString(s.show(p))
-		w.WriteByte('\n')
+		e.print(w, s, p, fi, '\n')
 	}
+}
+
+// print prints p followed by sep (the path as given for -print0, else
+// made safe for a terminal), or adds it to the matches with --json.
+func (e *findExpr) print(w *bufio.Writer, s *Shell, p string, fi fs.FileInfo, sep byte) {
+	switch {
+	case e.json:
+		e.matches = append(e.matches, s.fileJSONOf(p, fi))
+		return
+	case sep == 0:
+		w.WriteString(p)
+	default:
+		w.WriteString(s.show(p))
+	}
+	w.WriteByte(sep)
 }
 
 // eval evaluates node n as find does: left to right, -a before -o, the
@@ -182,12 +206,7 @@ func (e *findExpr) eval(n *findNode, w *bufio.Writer, s *Shell, p string, fi fs.
 	case "test":
 		return n.test(p, fi)
 	case "print":
-		if n.sep == 0 {
-			w.WriteString(p)
-		} else {
-			w.WriteString(s.show(p))
-		}
-		w.WriteByte(n.sep)
+		e.print(w, s, p, fi, n.sep)
 		return true
 	case "!":
 		return !e.eval(n.a, w, s, p, fi)
@@ -287,6 +306,11 @@ func (fp *findParser) unary() (*findNode, error) {
 func (x *Call) parseFind(now time.Time) (*findExpr, error) {
 	e := &findExpr{maxDepth: 1<<31 - 1}
 	ws := x.words
+	for len(ws) > 0 && ws[0].flag && ws[0].text == "--json" {
+		e.json = true
+		ws = ws[1:]
+	}
+	print0 := false
 	var starts []word
 	for len(ws) > 0 && !(ws[0].flag || ws[0].text == "!" || ws[0].text == "(") {
 		starts = append(starts, ws[0])
@@ -306,6 +330,9 @@ func (x *Call) parseFind(now time.Time) (*findExpr, error) {
 		}
 		var test func(p string, fi fs.FileInfo) bool
 		switch op {
+		case "--json":
+			e.json = true
+			continue
 		case "!", "-not", "(", ")", "-o", "-or", "-a", "-and":
 			if short, ok := map[string]string{"-not": "!", "-or": "-o", "-and": "-a"}[op]; ok {
 				op = short
@@ -315,7 +342,7 @@ func (x *Call) parseFind(now time.Time) (*findExpr, error) {
 		case "-print", "-print0":
 			sep := byte('\n')
 			if op == "-print0" {
-				sep = 0
+				sep, print0 = 0, true
 			}
 			toks = append(toks, findTok{node: &findNode{op: "print", sep: sep}})
 			e.acts = true
@@ -429,6 +456,9 @@ func (x *Call) parseFind(now time.Time) (*findExpr, error) {
 			return nil, badFlag("paths must precede expression: `%s'", op)
 		}
 		toks = append(toks, findTok{node: &findNode{op: "test", test: test}})
+	}
+	if e.json && print0 {
+		return nil, usagef("--json and -print0 cannot be used together")
 	}
 	if len(toks) > 0 {
 		fp := &findParser{toks: toks}
@@ -605,4 +635,11 @@ Symbolic links are never followed. Tests and actions:
   -print, -print0             print the path, ended by a newline or a NUL
 Options: -maxdepth N, -mindepth N limit how deep the names printed lie
 (0 is the starting path itself). Without -print or -print0 every name that
-passes is printed.`
+passes is printed.
+
+With --json (before the paths or among the options) find prints one JSON
+document instead of names: {"matches": [...]}, one object for each name it
+would print, in the same order, as stat --json describes a file (path as
+find prints it, name, type, mode, perms, size, blocks, inode, links, uid,
+gid, user, group, atime, mtime, ctime, and btime, target, major, minor when
+they apply). -print0 makes no sense with it and is refused.`

@@ -15,6 +15,9 @@ func runStat(x *Call) error {
 		return usagef("missing operand")
 	}
 	s := x.Shell
+	if x.LongFlag("json") {
+		return x.statJSON(ops)
+	}
 	ids := s.idNames()
 	for _, p := range x.expand(ops) {
 		name := s.name(p)
@@ -54,6 +57,36 @@ func runStat(x *Call) error {
 	}
 	return nil
 }
+
+// statJSON writes {"files": [...]}, one fileJSON for each path that
+// exists; the others are reported on standard error and make stat fail.
+func (x *Call) statJSON(ops []word) error {
+	s := x.Shell
+	files := []fileJSON{}
+	for _, p := range x.expand(ops) {
+		if err := x.Ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := fs.Lstat(s.FS(), s.name(p))
+		if err != nil {
+			x.Fail(p, err)
+			continue
+		}
+		files = append(files, s.fileJSONOf(p, fi))
+	}
+	return x.writeJSON(struct {
+		Files []fileJSON `json:"files"`
+	}{files})
+}
+
+const statHelp = `stat prints the size, blocks, inode number, links, mode, owner and times of
+each path, as coreutils stat does. Symbolic links are not followed.
+  --json  print one JSON document instead: {"files": [...]}, each file an
+          object with path, name, type, mode, perms, size, blocks, inode,
+          links, uid, gid, user, group, atime, mtime, ctime and, when they
+          apply, btime, target, major and minor (sizes in bytes, blocks in
+          512-byte units, times in RFC 3339); a path that cannot be read is
+          reported on standard error and left out, and stat fails`
 
 // statTime formats a time as coreutils stat does, with nanoseconds; "-"
 // for a time the inode does not record.
