@@ -136,16 +136,7 @@ func init() {
 	commands = []*Command{
 		{Name: "help", Usage: "help [command]", Short: "list the commands, or explain one", Args: argCommand, Run: runHelp,
 			Long: "With no argument, help lists every command. With a command name, it shows how to use that command."},
-		{Name: "ls", Usage: "ls [-laAhRd] [path...]", Short: "list directory contents", Flags: "laAhRd1", Args: argPath, Run: runLs,
-			Long: "ls lists each directory named, or the working directory. Flags:\n" +
-				"  -l  long listing: mode, links, owner, group, size, time, name\n" +
-				"  -a  include names starting with '.', and . and ..\n" +
-				"  -A  include names starting with '.', but not . and ..\n" +
-				"  -h  sizes in K, M, G (with -l)\n" +
-				"  -R  list subdirectories recursively\n" +
-				"  -d  list directories themselves, not their contents\n" +
-				"  -1  one name per line\n" +
-				"Owners are shown by name when the guest's /etc/passwd and /etc/group name them."},
+		{Name: "ls", Usage: "ls [-laAhRd1tSrin] [--json] [path...]", Short: "list directory contents", Flags: "laAhRd1tSrin", LongFlags: []string{"json"}, Args: argPath, Run: runLs, Long: lsHelp},
 		{Name: "cd", Usage: "cd [dir | -]", Short: "change the working directory", Args: argPath, Run: runCd,
 			Long: "cd changes the working directory; with no argument to /, with - to the previous one."},
 		{Name: "pwd", Usage: "pwd", Short: "print the working directory", Run: runPwd},

@@ -17,6 +17,26 @@ import (
 // form a cycle the inode check cannot see.
 const maxListDepth = 256
 
+// lsHelp is the help text of ls.
+const lsHelp = `ls lists each directory named, or the working directory: names sorted by
+name, files named on the command line before directories. Flags:
+  -l  long listing: mode, links, owner, group, size, time, name
+  -n  like -l, with numeric user and group IDs
+  -a  include names starting with '.', and . and ..
+  -A  include names starting with '.', but not . and ..
+  -h  sizes in K, M, G (with -l)
+  -i  the inode number before each name
+  -t  sort by modification time, newest first
+  -S  sort by size, largest first
+  -r  reverse the order of the sort
+  -R  list subdirectories recursively
+  -d  list directories themselves, not their contents
+  -1  one name per line
+  --json  one JSON document: {"files": [...], "dirs": [{"path", "entries": [...]}]}
+Owners are shown by name when the guest's /etc/passwd and /etc/group name them.
+On a terminal names are coloured as GNU ls does, by $LS_COLORS or dircolors'
+defaults; not when output goes to a file or pipe, nor when NO_COLOR is set.`
+
 // lsEntry is one line of an ls listing.
 type lsEntry struct {
 	name   string // as shown

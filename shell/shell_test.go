@@ -274,7 +274,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("help lacks %q", c.Usage)
 		}
 	}
-	if !strings.Contains(out, "usage: ls [-laAhRd] [path...]\n") {
+	if !strings.Contains(out, "usage: ls [-laAhRd1tSrin] [--json] [path...]\n") {
 		t.Errorf("help ls: %s", out)
 	}
 	if errs != "vmsh: help: nope: unknown command\n" {
