@@ -57,8 +57,9 @@ type Shell struct {
 	ids     *idNames // user and group names from the guest, loaded lazily
 	lvm     lvmState // LVM2 volume groups, assembled lazily
 	cancel  context.CancelFunc
-	mu      sync.Mutex  // guards cancel
-	stopped atomic.Bool // interrupted while running a script
+	mu      sync.Mutex               // guards cancel
+	stopped atomic.Bool              // interrupted while running a script
+	bar     atomic.Pointer[progress] // the progress bar on stderr, if one is drawn
 
 	localDir string // the host directory for relative local paths; "" is the process's
 }
@@ -107,7 +108,12 @@ func (s *Shell) Status() int {
 // Warnf prints a warning line on stderr: "vmsh: " and the message.
 func (s *Shell) Warnf(format string, a ...any) {
 	s.flush()
-	fmt.Fprintf(s.ui.Stderr(), "vmsh: %s\n", s.show(fmt.Sprintf(format, a...)))
+	msg := "vmsh: " + s.show(fmt.Sprintf(format, a...)) + "\n"
+	if p := s.bar.Load(); p != nil {
+		p.above(func() { io.WriteString(s.ui.Stderr(), msg) })
+		return
+	}
+	io.WriteString(s.ui.Stderr(), msg)
 }
 
 // show returns text to print on the terminal: guest names may hold
