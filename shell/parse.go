@@ -52,12 +52,15 @@ func parseLine(line string) ([][]word, error) {
 		}
 		cur = nil
 	}
+	// Words are built a byte at a time: string([]byte{c}), not
+	// string(c), which would make a rune of each byte of a UTF-8 name.
 	lit := func(c byte) {
-		w.text += string(c)
+		b := string([]byte{c})
+		w.text += b
 		if c == '*' || c == '?' || c == '[' || c == '\\' || c == ']' {
 			w.pat += `\`
 		}
-		w.pat += string(c)
+		w.pat += b
 		in = true
 	}
 	for i := 0; i < len(line); i++ {
@@ -142,8 +145,8 @@ func parseLine(line string) ([][]word, error) {
 			if c == '*' || c == '?' || c == '[' {
 				w.glob = true
 			}
-			w.text += string(c)
-			w.pat += string(c)
+			w.text += line[i : i+1]
+			w.pat += line[i : i+1]
 			in = true
 		}
 	}
