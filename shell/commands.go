@@ -16,10 +16,11 @@ import (
 type argKind int
 
 const (
-	argNone    argKind = iota
-	argPath            // guest paths
-	argCommand         // command names
-	argVolume          // volume names
+	argNone     argKind = iota
+	argPath             // guest paths
+	argCommand          // command names
+	argVolume           // volume names
+	argLocalDir         // local (host) directories
 )
 
 // A Command is one thing the shell can do. Help is generated from the
@@ -151,7 +152,7 @@ func init() {
 				"receives each src under its own name. Permission bits and times are kept; symlinks are\n" +
 				"recreated as symlinks and never followed; device files and fifos are skipped with a warning.\n" +
 				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
-		{Name: "lcd", Usage: "lcd [dir]", Short: "change the local directory", Run: runLcd,
+		{Name: "lcd", Usage: "lcd [dir]", Short: "change the local directory", Args: argLocalDir, Run: runLcd,
 			Long: "lcd changes the local (host) directory, with no argument to $HOME. Relative local paths are\n" +
 				"relative to it: get's destination, the file of > and >>, and where ! and | run their commands."},
 		{Name: "lpwd", Usage: "lpwd", Short: "print the local directory", Run: runLpwd,
