@@ -1,10 +1,12 @@
 package shell
 
 import (
+	"bufio"
+	"cmp"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -37,12 +39,44 @@ Owners are shown by name when the guest's /etc/passwd and /etc/group name them.
 On a terminal names are coloured as GNU ls does, by $LS_COLORS or dircolors'
 defaults; not when output goes to a file or pipe, nor when NO_COLOR is set.`
 
-// lsEntry is one line of an ls listing.
+// lsEntry is one name of an ls listing.
 type lsEntry struct {
-	name   string // as shown
-	full   string // shell path, for reading a symlink's target
-	info   fs.FileInfo
-	target string // symlink target, with -l
+	name string // as shown
+	full string // shell path
+	info fs.FileInfo
+	in   inode
+}
+
+// lsOpts is how one ls command lists.
+type lsOpts struct {
+	long, numeric, human, inode, one bool
+	all, almost, recursive, dirs     bool
+	sortBy                           byte // 0 by name, 't' by time, 'S' by size
+	reverse                          bool
+	width                            int      // terminal columns, 0 when not a terminal
+	paint                            *painter // nil: no colours
+}
+
+// lsJSON is the document ls --json writes: the files named, then each
+// directory listed.
+type lsJSON struct {
+	Files []fileJSON  `json:"files"`
+	Dirs  []lsDirJSON `json:"dirs"`
+}
+
+// lsDirJSON is one directory of ls --json.
+type lsDirJSON struct {
+	Path    string     `json:"path"`
+	Entries []fileJSON `json:"entries"`
+}
+
+// lsState is one run of ls.
+type lsState struct {
+	x     *Call
+	o     lsOpts
+	w     *bufio.Writer
+	first bool    // nothing listed yet
+	json  *lsJSON // collects the document with --json
 }
 
 func runLs(x *Call) error {
@@ -54,84 +88,175 @@ func runLs(x *Call) error {
 	if len(ops) == 0 {
 		args = []string{"."}
 	}
-	s := x.Shell
-	long, dirsAsFiles := x.Flag('l'), x.Flag('d')
-	var files []lsEntry
-	var dirs []string
+	o := x.lsOptions()
+	colors, err := lsColorsFor(isTerminal(x.Out), os.Getenv)
+	if err != nil {
+		x.Warn("%v", err)
+	}
+	if colors != nil {
+		o.paint = &painter{c: colors}
+	}
+	return x.ls(args, o)
+}
+
+// lsOptions reads ls's flags.
+func (x *Call) lsOptions() lsOpts {
+	o := lsOpts{
+		long: x.Flag('l') || x.Flag('n'), numeric: x.Flag('n'), human: x.Flag('h'), inode: x.Flag('i'),
+		one: x.Flag('1'), all: x.Flag('a'), almost: x.Flag('A'), recursive: x.Flag('R'), dirs: x.Flag('d'),
+		reverse: x.Flag('r'), width: x.Shell.ui.Width(),
+	}
+	switch {
+	case x.Flag('S'):
+		o.sortBy = 'S'
+	case x.Flag('t'):
+		o.sortBy = 't'
+	}
+	return o
+}
+
+// ls lists args as o says, or with --json describes them.
+func (x *Call) ls(args []string, o lsOpts) error {
+	l := &lsState{x: x, o: o, w: bufio.NewWriterSize(x.Out, 64<<10), first: true}
+	if x.LongFlag("json") {
+		l.o.paint = nil
+		l.json = &lsJSON{Files: []fileJSON{}, Dirs: []lsDirJSON{}}
+	}
+	err := l.run(args)
+	l.w.Flush()
+	if err == nil && l.json != nil {
+		err = x.writeJSON(l.json)
+	}
+	return err
+}
+
+// run lists the operands: files first, then directories, each group in
+// the order of the sort.
+func (l *lsState) run(args []string) error {
+	x, s, o := l.x, l.x.Shell, &l.o
+	var files, dirs []lsEntry
 	for _, a := range args {
 		fi, err := fs.Lstat(s.FS(), s.name(a))
 		if err != nil {
-			x.Fail(a, err)
+			l.fail(a, err)
 			continue
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 && !dirsAsFiles && (!long || strings.HasSuffix(a, "/")) {
+		if fi.Mode()&fs.ModeSymlink != 0 && !o.dirs && (!o.long || strings.HasSuffix(a, "/")) {
 			if t, err := fs.Stat(s.FS(), s.name(a)); err == nil {
 				fi = t
 			}
 		}
-		if fi.IsDir() && !dirsAsFiles {
-			dirs = append(dirs, a)
-			continue
+		e := lsEntry{name: a, full: a, info: fi, in: inodeOf(fi)}
+		if fi.IsDir() && !o.dirs {
+			dirs = append(dirs, e)
+		} else {
+			files = append(files, e)
 		}
-		files = append(files, lsEntry{name: a, full: a, info: fi})
 	}
-	first := true
+	l.sort(files)
+	l.sort(dirs)
 	if len(files) > 0 {
-		x.printEntries(files, false)
-		first = false
+		if l.json != nil {
+			for _, e := range files {
+				l.json.Files = append(l.json.Files, s.fileJSONOf(e.full, e.info))
+			}
+		} else {
+			l.print(files, false)
+		}
+		l.first = false
 	}
-	headers := len(args) > 1 || x.Flag('R')
+	header := len(args) > 1 || o.recursive
 	for _, d := range dirs {
 		if err := x.Ctx.Err(); err != nil {
 			return err
 		}
-		x.listDir(d, headers, &first, 0, nil)
+		l.listDir(d.full, header, 0, nil)
 	}
-	return nil
+	return x.Ctx.Err()
+}
+
+// fail reports an error about one operand after the output so far.
+func (l *lsState) fail(arg string, err error) {
+	l.w.Flush()
+	l.x.Fail(arg, err)
+}
+
+// sort orders entries by name, time or size, as the flags ask.
+func (l *lsState) sort(list []lsEntry) {
+	by, rev := l.o.sortBy, l.o.reverse
+	slices.SortStableFunc(list, func(a, b lsEntry) int {
+		c := 0
+		switch by {
+		case 't':
+			c = b.in.mtime.Compare(a.in.mtime)
+		case 'S':
+			c = cmp.Compare(b.in.size, a.in.size)
+		}
+		if c == 0 {
+			c = strings.Compare(a.name, b.name)
+		}
+		if rev {
+			return -c
+		}
+		return c
+	})
 }
 
 // listDir lists directory d, and with -R its subdirectories. seen holds the
 // identities of the directories being listed above d.
-func (x *Call) listDir(d string, header bool, first *bool, depth int, seen []fileID) {
-	s := x.Shell
-	if header {
-		if !*first {
-			fmt.Fprintln(x.Out)
+func (l *lsState) listDir(d string, header bool, depth int, seen []fileID) {
+	x, s, o := l.x, l.x.Shell, &l.o
+	if header && l.json == nil {
+		if !l.first {
+			l.w.WriteString("\n")
 		}
-		fmt.Fprintf(x.Out, "%s:\n", s.show(d))
+		fmt.Fprintf(l.w, "%s:\n", s.show(d))
 	}
-	*first = false
+	l.first = false
 	ents, err := fs.ReadDir(s.FS(), s.name(d))
 	if err != nil {
-		x.Fail(d, err)
+		l.fail(d, err)
 		return
 	}
-	all := x.Flag('a') || x.Flag('A')
 	var list []lsEntry
-	if x.Flag('a') {
+	if o.all {
 		for _, n := range []string{".", ".."} {
 			if fi, err := fs.Stat(s.FS(), s.name(d+"/"+n)); err == nil {
-				list = append(list, lsEntry{name: n, full: path.Join(d, n), info: renamedInfo{fi, n}})
+				list = append(list, lsEntry{name: n, full: d + "/" + n, info: renamedInfo{fi, n}, in: inodeOf(fi)})
 			}
 		}
 	}
-	for _, e := range ents {
-		if !all && strings.HasPrefix(e.Name(), ".") {
+	for i, e := range ents {
+		if i%1024 == 0 && x.Ctx.Err() != nil {
+			return
+		}
+		if !o.all && !o.almost && strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
+		full := path.Join(d, e.Name())
 		fi, err := e.Info()
 		if err != nil {
-			x.Fail(path.Join(d, e.Name()), err)
+			l.fail(full, err)
 			continue
 		}
-		list = append(list, lsEntry{name: e.Name(), full: path.Join(d, e.Name()), info: fi})
+		list = append(list, lsEntry{name: e.Name(), full: full, info: fi, in: inodeOf(fi)})
 	}
-	x.printEntries(list, true)
-	if !x.Flag('R') {
+	ents = nil
+	l.sort(list)
+	if l.json != nil {
+		dj := lsDirJSON{Path: d, Entries: make([]fileJSON, 0, len(list))}
+		for _, e := range list {
+			dj.Entries = append(dj.Entries, s.fileJSONOf(joinShown(d, e.name), e.info))
+		}
+		l.json.Dirs = append(l.json.Dirs, dj)
+	} else {
+		l.print(list, true)
+	}
+	if !o.recursive {
 		return
 	}
 	if depth >= maxListDepth {
-		x.Fail(d, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
+		l.fail(d, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
 		return
 	}
 	for _, e := range list {
@@ -141,14 +266,22 @@ func (x *Call) listDir(d string, header bool, first *bool, depth int, seen []fil
 		if x.Ctx.Err() != nil {
 			return
 		}
-		in := inodeOf(e.info)
-		id, known := s.fileID(e.full, in)
+		id, known := s.fileID(e.full, e.in)
 		if known && slices.Contains(seen, id) {
-			x.Fail(e.full, fmt.Errorf("directory cycle"))
+			l.fail(e.full, fmt.Errorf("directory cycle"))
 			continue
 		}
-		x.listDir(e.full, true, first, depth+1, append(seen, id))
+		l.listDir(e.full, true, depth+1, append(seen, id))
 	}
+}
+
+// joinShown joins a directory and a name without cleaning, so that "."
+// and ".." stay as they are listed.
+func joinShown(dir, name string) string {
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
 }
 
 // fileID names a file across the whole tree: its mount and inode number.
@@ -174,52 +307,96 @@ func (s *Shell) fileID(p string, in inode) (fileID, bool) {
 	return fileID{mt.dir, in.ino}, true
 }
 
-// printEntries prints a group of entries: one per line with -l or -1 or
-// when output is not a terminal, else in columns. inDir says the entries
-// are a directory's contents, which ls -l precedes with a total.
-func (x *Call) printEntries(list []lsEntry, inDir bool) {
-	if !x.Flag('l') {
-		names := make([]string, len(list))
-		w := x.Shell.ui.Width()
-		for i, e := range list {
-			names[i] = e.name
-			if w > 0 {
-				names[i] = printable(e.name)
-			}
+// colorOf describes entry e, or the target of the symlink e with target
+// set, for choosing its colour.
+func (l *lsState) colorOf(e *lsEntry, target bool, linkText string) colorFile {
+	f := colorFile{name: e.name, mode: e.in.mode, nlink: e.in.nlink}
+	if e.in.mode&sIFMT != sIFLNK {
+		return f
+	}
+	f.isLink = true
+	if t, err := fs.Stat(l.x.Shell.FS(), l.x.Shell.name(e.full)); err == nil {
+		f.linkOK, f.linkMode = true, inodeOf(t).mode
+	}
+	if target {
+		f.name, f.mode, f.missing = linkText, f.linkMode, !f.linkOK
+	}
+	return f
+}
+
+// inodeText is the inode number of an entry as ls -i shows it.
+func inodeText(in inode) string {
+	if !in.known {
+		return "?"
+	}
+	return strconv.FormatUint(in.ino, 10)
+}
+
+// print prints a group of entries: one per line with -l or -1 or when
+// output is not a terminal, else in columns. inDir says the entries are a
+// directory's contents, which ls -l precedes with a total.
+func (l *lsState) print(list []lsEntry, inDir bool) {
+	o := &l.o
+	wi := 0
+	if o.inode {
+		for _, e := range list {
+			wi = max(wi, len(inodeText(e.in)))
 		}
-		if w > 0 && !x.Flag('1') {
-			printColumns(x.Out, names, w)
-			return
-		}
-		for _, n := range names {
-			fmt.Fprintln(x.Out, n)
-		}
+	}
+	if o.long {
+		l.printLong(list, inDir, wi)
 		return
 	}
-	ids := x.Shell.idNames()
-	human := x.Flag('h')
+	cells := make([]lsCell, len(list))
+	for i := range list {
+		e := &list[i]
+		var b strings.Builder
+		if o.inode {
+			fmt.Fprintf(&b, "%*s ", wi, inodeText(e.in))
+		}
+		prefix := b.Len()
+		name := e.name
+		if o.width > 0 {
+			name = printable(name)
+		}
+		cells[i] = lsCell{entry: e, prefix: b.String(), name: name, width: prefix + utf8.RuneCountInString(name)}
+	}
+	if o.width > 0 && !o.one {
+		l.printColumns(cells)
+		return
+	}
+	for _, c := range cells {
+		var b strings.Builder
+		o.paint.normal(&b)
+		b.WriteString(c.prefix)
+		o.paint.name(&b, c.name, l.colorOf(c.entry, false, ""), 0, o.width)
+		b.WriteByte('\n')
+		l.w.WriteString(b.String())
+	}
+}
+
+// printLong prints entries as ls -l does; wi is the width of the inode
+// numbers, with -i.
+func (l *lsState) printLong(list []lsEntry, inDir bool, wi int) {
+	s, o := l.x.Shell, &l.o
+	ids := s.idNames()
 	type row struct {
-		mode, nlink, user, group, size, date, name string
-		dev                                        bool
-		major, minor                               string
+		nlink, user, group, size, date string
+		major, minor                   string
+		dev                            bool
 	}
 	rows := make([]row, len(list))
 	var total int64
 	var wl, wu, wg, ws, wmaj, wmin int
 	now := time.Now()
-	for i, e := range list {
-		in := inodeOf(e.info)
+	for i := range list {
+		in := &list[i].in
 		total += in.blocks
-		r := row{
-			mode:  modeString(in.mode),
-			nlink: strconv.FormatUint(in.nlink, 10),
-			user:  ids.user(in.uid),
-			group: ids.group(in.gid),
-			date:  lsTime(in.mtime, now),
-			name:  e.name,
-		}
-		if x.Shell.ui.Width() > 0 {
-			r.name = printable(r.name)
+		r := row{nlink: strconv.FormatUint(in.nlink, 10), date: lsTime(in.mtime, now)}
+		if o.numeric {
+			r.user, r.group = strconv.FormatUint(uint64(in.uid), 10), strconv.FormatUint(uint64(in.gid), 10)
+		} else {
+			r.user, r.group = ids.user(in.uid), ids.group(in.gid)
 		}
 		switch in.mode & sIFMT {
 		case sIFCHR, sIFBLK:
@@ -228,18 +405,10 @@ func (x *Call) printEntries(list []lsEntry, inDir bool) {
 			r.minor = strconv.FormatUint(uint64(in.minor), 10)
 			wmaj, wmin = max(wmaj, len(r.major)), max(wmin, len(r.minor))
 		default:
-			if human {
+			if o.human {
 				r.size = humanSize(in.size)
 			} else {
 				r.size = strconv.FormatInt(in.size, 10)
-			}
-		}
-		if in.mode&sIFMT == sIFLNK {
-			if t, err := fs.ReadLink(x.Shell.FS(), x.Shell.name(e.full)); err == nil {
-				if x.Shell.ui.Width() > 0 {
-					t = printable(t)
-				}
-				r.name += " -> " + t
 			}
 		}
 		wl, wu, wg = max(wl, len(r.nlink)), max(wu, len(r.user)), max(wg, len(r.group))
@@ -250,18 +419,48 @@ func (x *Call) printEntries(list []lsEntry, inDir bool) {
 		ws = max(ws, wmaj+2+wmin)
 	}
 	if inDir {
-		if human {
-			fmt.Fprintf(x.Out, "total %s\n", humanSize(total*512))
+		if o.human {
+			fmt.Fprintf(l.w, "total %s\n", humanSize(total*512))
 		} else {
-			fmt.Fprintf(x.Out, "total %d\n", (total+1)/2)
+			fmt.Fprintf(l.w, "total %d\n", (total+1)/2)
 		}
 	}
-	for _, r := range rows {
+	var b strings.Builder
+	for i, r := range rows {
+		if i%1024 == 0 && l.x.Ctx.Err() != nil {
+			return
+		}
+		e := &list[i]
+		b.Reset()
+		o.paint.normal(&b)
+		mark := b.Len()
+		if o.inode {
+			fmt.Fprintf(&b, "%*s ", wi, inodeText(e.in))
+		}
 		size := r.size
 		if r.dev {
 			size = fmt.Sprintf("%*s, %*s", ws-2-wmin, r.major, wmin, r.minor)
 		}
-		fmt.Fprintf(x.Out, "%s %*s %-*s %-*s %*s %s %s\n", r.mode, wl, r.nlink, wu, r.user, wg, r.group, ws, size, r.date, r.name)
+		fmt.Fprintf(&b, "%s %*s %-*s %-*s %*s %s ", modeString(e.in.mode), wl, r.nlink, wu, r.user, wg, r.group, ws, size, r.date)
+		col := b.Len() - mark
+		name := e.name
+		if o.width > 0 {
+			name = printable(name)
+		}
+		o.paint.name(&b, name, l.colorOf(e, false, ""), col, o.width)
+		if e.in.mode&sIFMT == sIFLNK {
+			if t, err := fs.ReadLink(s.FS(), s.name(e.full)); err == nil {
+				shown := t
+				if o.width > 0 {
+					shown = printable(t)
+				}
+				b.WriteString(" -> ")
+				col += utf8.RuneCountInString(name) + 4
+				o.paint.name(&b, shown, l.colorOf(e, true, t), col, o.width)
+			}
+		}
+		b.WriteByte('\n')
+		l.w.WriteString(b.String())
 	}
 }
 
@@ -300,51 +499,105 @@ func humanSize(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// printColumns prints names down then across in as many columns as fit in
-// width, as ls does on a terminal.
-func printColumns(w io.Writer, names []string, width int) {
-	if len(names) == 0 {
+// lsCell is one name of a multi-column listing.
+type lsCell struct {
+	entry  *lsEntry
+	prefix string // the inode number, with -i
+	name   string
+	width  int // columns taken by prefix and name
+}
+
+// minColumnWidth is the narrowest a column can be, as in GNU ls.
+const minColumnWidth = 3
+
+// printColumns prints cells down then across in as many columns as fit in
+// the width, as GNU ls does on a terminal: a layout fits when its line is
+// shorter than the width, columns are two spaces wider than their widest
+// name (the last one excepted), and the gaps are filled with tabs to
+// 8-column stops and spaces.
+func (l *lsState) printColumns(cells []lsCell) {
+	n := len(cells)
+	if n == 0 {
 		return
 	}
-	widths := make([]int, len(names))
-	for i, n := range names {
-		widths[i] = utf8.RuneCountInString(n)
+	width := l.o.width
+	maxCols := max(1, width/minColumnWidth)
+	maxCols = min(maxCols, n)
+	// layout[i] describes i+1 columns.
+	type layout struct {
+		valid   bool
+		lineLen int
+		cols    []int
 	}
-	// Try the most columns first; each column is as wide as its longest
-	// name plus two spaces.
-	for cols := min(len(names), max(1, (width+2)/3)); cols >= 1; cols-- {
-		rows := (len(names) + cols - 1) / cols
-		cols := (len(names) + rows - 1) / rows
-		colw := make([]int, cols)
-		for i, wd := range widths {
-			c := i / rows
-			colw[c] = max(colw[c], wd)
+	layouts := make([]layout, maxCols)
+	for i := range layouts {
+		cols := make([]int, i+1)
+		for j := range cols {
+			cols[j] = minColumnWidth
 		}
-		total := 0
-		for c, cw := range colw {
-			total += cw
-			if c < cols-1 {
-				total += 2
+		layouts[i] = layout{valid: true, lineLen: (i + 1) * minColumnWidth, cols: cols}
+	}
+	for f, c := range cells {
+		for i := range layouts {
+			lay := &layouts[i]
+			if !lay.valid {
+				continue
+			}
+			idx := f / ((n + i) / (i + 1))
+			w := c.width
+			if idx != i {
+				w += 2
+			}
+			if lay.cols[idx] < w {
+				lay.lineLen += w - lay.cols[idx]
+				lay.cols[idx] = w
+				lay.valid = lay.lineLen < width
 			}
 		}
-		if total > width && cols > 1 {
-			continue
+	}
+	cols := maxCols
+	for ; cols > 1; cols-- {
+		if layouts[cols-1].valid {
+			break
 		}
-		for r := 0; r < rows; r++ {
-			var b strings.Builder
-			for c := 0; c < cols; c++ {
-				i := c*rows + r
-				if i >= len(names) {
-					break
-				}
-				b.WriteString(names[i])
-				if c < cols-1 && (c+1)*rows+r < len(names) {
-					b.WriteString(strings.Repeat(" ", colw[c]-widths[i]+2))
-				}
+	}
+	colw := layouts[cols-1].cols
+	rows := (n + cols - 1) / cols
+	var b strings.Builder
+	for r := 0; r < rows; r++ {
+		if l.x.Ctx.Err() != nil {
+			return
+		}
+		b.Reset()
+		pos := 0
+		for c, f := 0, r; ; c++ {
+			cell := cells[f]
+			l.o.paint.normal(&b)
+			b.WriteString(cell.prefix)
+			l.o.paint.name(&b, cell.name, l.colorOf(cell.entry, false, ""), pos, width)
+			f += rows
+			if f >= n {
+				break
 			}
-			fmt.Fprintln(w, b.String())
+			indent(&b, pos+cell.width, pos+colw[c])
+			pos += colw[c]
 		}
-		return
+		b.WriteByte('\n')
+		l.w.WriteString(b.String())
+	}
+}
+
+// indent moves from column from to column to with tabs and spaces.
+func indent(b *strings.Builder, from, to int) {
+	const tab = 8
+	for from < to {
+		if to/tab > (from+1)/tab {
+			b.WriteByte('\t')
+			from += tab - from%tab
+		} else {
+			b.WriteByte(' ')
+			from++
+		}
 	}
 }
 

@@ -99,7 +99,7 @@ func TestLs(t *testing.T) {
 		{"ls /etc", "a.conf\nb.conf\nfstab\ngroup\nmy file\npasswd\n", ""},
 		{"ls -A /etc", ".hidden\na.conf\nb.conf\nfstab\ngroup\nmy file\npasswd\n", ""},
 		{"ls -a /etc/", ".\n..\n.hidden\na.conf\nb.conf\nfstab\ngroup\nmy file\npasswd\n", ""},
-		{"ls -d /etc /bin", "/etc\n/bin\n", ""},
+		{"ls -d /etc /bin", "/bin\n/etc\n", ""},
 		{"ls /bin", "ls\nsudo\n", ""},
 		{"ls /etc/passwd /bin /home", "/etc/passwd\n\n/bin:\nls\nsudo\n\n/home:\nalice\n", ""},
 		{"ls -R /home", "/home:\nalice\n\n/home/alice:\na.txt\nabs\nro\nup\n\n/home/alice/ro:\nf\n", ""},
@@ -129,14 +129,14 @@ func TestLsLong(t *testing.T) {
 	if status != 0 || errs != "" {
 		t.Fatalf("status %d, stderr %q", status, errs)
 	}
-	// Files come first in argument order, then the directory's contents.
+	// Files come first, sorted as GNU ls sorts them, then the directory's contents.
 	wantFiles := []string{
+		"lrwxrwxrwx 1 root  root     7 Jan  2  2020 /bin -> usr/bin",
+		"crw-rw-rw- 1 root  root  1, 3 Jan  2  2020 /dev/null",
 		"-rw------- 1 alice staff    2 Jan  2  2020 /etc/a.conf",
 		"-rw-r----- 1 1001  51       2 Jan  2  2020 /etc/b.conf",
-		"crw-rw-rw- 1 root  root  1, 3 Jan  2  2020 /dev/null",
-		"lrwxrwxrwx 1 root  root     7 Jan  2  2020 /bin -> usr/bin",
-		"-rwsr-xr-x 1 root  root     7 Jan  2  2020 /usr/bin/sudo",
 		"-rw-r--r-- 1 root  root    65 Jan  2  2020 /etc/passwd",
+		"-rwsr-xr-x 1 root  root     7 Jan  2  2020 /usr/bin/sudo",
 		"",
 		"/tmp/:",
 		"total 0",
@@ -146,7 +146,7 @@ func TestLsLong(t *testing.T) {
 	}
 
 	out, _, _ = session(t, guest(), "ls -ld /tmp /etc")
-	if want := "drwxrwxrwt 2 root root    0 Jan  2  2020 /tmp\ndrwxr-xr-x 3 root root 4096 Jan  2  2020 /etc\n"; out != want {
+	if want := "drwxr-xr-x 3 root root 4096 Jan  2  2020 /etc\ndrwxrwxrwt 2 root root    0 Jan  2  2020 /tmp\n"; out != want {
 		t.Errorf("ls -ld:\n%s\nwant:\n%s", out, want)
 	}
 	out, _, _ = session(t, guest(), "ls -lh /etc")
@@ -182,7 +182,7 @@ func TestColumns(t *testing.T) {
 	s := New(ui)
 	s.Mount("/", guest())
 	s.Run()
-	want := "a.conf  fstab  my file\nb.conf  group  passwd\n"
+	want := "a.conf\tfstab  my file\nb.conf\tgroup  passwd\n"
 	if ui.out.String() != want {
 		t.Errorf("columns:\n%q\nwant\n%q", ui.out.String(), want)
 	}
