@@ -208,7 +208,7 @@ func (s *Shell) probe(v *Volume) {
 		v.FSType, v.UUID = "jbd", u // an ext4 external journal, as blkid names it
 		return
 	}
-	head := make([]byte, 64<<10+128)
+	head := make([]byte, 64<<10)
 	n, _ := v.r.ReadAt(head, 0)
 	head = head[:n]
 	at := func(off int, sig string) bool {
@@ -236,30 +236,8 @@ func (s *Shell) probe(v *Volume) {
 			return
 		}
 	}
-	switch {
-	case at(0, "XFSB"):
-		v.FSType = "xfs"
-	case at(65536+64, "_BHRfS_M"):
-		v.FSType = "btrfs"
-	case at(0, "LUKS\xba\xbe"):
-		v.FSType = "crypto_LUKS"
-	case at(0, "hsqs"):
-		v.FSType = "squashfs"
-	case at(3, "NTFS    "):
-		v.FSType = "ntfs"
-	case at(82, "FAT32   "), at(54, "FAT12   "), at(54, "FAT16   "):
-		v.FSType = "vfat"
-		if at(82, "FAT32   ") {
-			v.UUID = fmt.Sprintf("%04X-%04X", binary.LittleEndian.Uint16(head[69:]), binary.LittleEndian.Uint16(head[67:]))
-			v.Label = strings.TrimSpace(string(head[71:82]))
-		} else {
-			v.UUID = fmt.Sprintf("%04X-%04X", binary.LittleEndian.Uint16(head[41:]), binary.LittleEndian.Uint16(head[39:]))
-			v.Label = strings.TrimSpace(string(head[43:54]))
-		}
-		if v.Label == "NO NAME" {
-			v.Label = ""
-		}
-	}
+	id := identify(head, v.r, v.Size)
+	v.FSType, v.Label, v.UUID = id.typ, id.label, id.uuid
 }
 
 func uuidString(b []byte) string {
