@@ -152,6 +152,7 @@ func init() {
 				"receives each src under its own name. Permission bits and times are kept; symlinks are\n" +
 				"recreated as symlinks and never followed; device files and fifos are skipped with a warning.\n" +
 				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
+		{Name: "tar", Usage: "tar [-v] [-C dir] src...", Short: "write a tar archive of guest files to standard output", Flags: "vC", Args: argPath, Run: runTar, Long: tarHelp},
 		{Name: "lcd", Usage: "lcd [dir]", Short: "change the local directory", Args: argLocalDir, Run: runLcd,
 			Long: "lcd changes the local (host) directory, with no argument to $HOME. Relative local paths are\n" +
 				"relative to it: get's destination, the file of > and >>, and where ! and | run their commands."},
