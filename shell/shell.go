@@ -54,8 +54,9 @@ type Shell struct {
 	exit    bool   // exit was run
 	code    int    // status given to exit
 	cmds    map[string]*Command
-	ids     *idNames // user and group names from the guest, loaded lazily
-	lvm     lvmState // LVM2 volume groups, assembled lazily
+	ids     *idNames   // user and group names from the guest, loaded lazily
+	lvm     lvmState   // LVM2 volume groups, assembled lazily
+	insp    inspection // what inspection found: OS roots, the fstab mounted
 	cancel  context.CancelFunc
 	mu      sync.Mutex               // guards cancel
 	stopped atomic.Bool              // interrupted while running a script

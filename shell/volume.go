@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -62,29 +62,34 @@ func (v *Volume) isExt() bool { return strings.HasPrefix(v.FSType, "ext") }
 
 // open opens the volume's filesystem once, printing its warnings.
 func (v *Volume) open(s *Shell) (*fsread.FS, error) {
-	if v.fsys != nil || v.openErr != nil {
-		return v.fsys, v.openErr
+	if v.fsys == nil && v.openErr == nil {
+		v.fsys, v.openErr = v.openFS(s)
+		v.showWarnings(s)
 	}
+	return v.fsys, v.openErr
+}
+
+// openFS opens the volume's filesystem, without recording it or printing
+// anything: once the LVM2 volumes are assembled, it may run for several
+// volumes at once.
+func (v *Volume) openFS(s *Shell) (*fsread.FS, error) {
 	if !v.isExt() {
 		switch v.FSType {
 		case "":
-			v.openErr = fmt.Errorf("%s: no filesystem found", v.Name)
+			return nil, fmt.Errorf("%s: no filesystem found", v.Name)
 		case "LVM2_member":
 			var names []string
 			for _, lv := range s.lvsOn(v) {
 				names = append(names, lv.Name)
 			}
 			if len(names) > 0 {
-				v.openErr = fmt.Errorf("%s: LVM2 physical volume holding %s; name one of those", v.Name, strings.Join(names, ", "))
-			} else {
-				v.openErr = fmt.Errorf("%s: LVM2 physical volume; no readable LV on it", v.Name)
+				return nil, fmt.Errorf("%s: LVM2 physical volume holding %s; name one of those", v.Name, strings.Join(names, ", "))
 			}
+			return nil, fmt.Errorf("%s: LVM2 physical volume; no readable LV on it", v.Name)
 		case "swap":
-			v.openErr = fmt.Errorf("%s: swap space holds no files", v.Name)
-		default:
-			v.openErr = unsupported(v.Name + ": " + v.FSType + " is not supported")
+			return nil, fmt.Errorf("%s: swap space holds no files", v.Name)
 		}
-		return nil, v.openErr
+		return nil, unsupported(v.Name + ": " + v.FSType + " is not supported")
 	}
 	opts := s.FSOptions
 	if info, err := fsread.Probe(v.r); err == nil && info.JournalUUID != "" && opts.ExternalJournal == nil {
@@ -99,11 +104,8 @@ func (v *Volume) open(s *Shell) (*fsread.FS, error) {
 	}
 	f, err := fsread.OpenOptions(v.r, v.Size, opts)
 	if err != nil {
-		v.openErr = fmt.Errorf("%s: %w", v.Name, err)
-		return nil, v.openErr
+		return nil, fmt.Errorf("%s: %w", v.Name, err)
 	}
-	v.fsys = f
-	v.showWarnings(s)
 	return f, nil
 }
 
@@ -192,9 +194,19 @@ func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
 			major: 8, minor: uint32(16*d.index + p.Number),
 			r: io.NewSectionReader(r, p.Start, psize),
 		}
-		s.probe(v)
 		d.Parts = append(d.Parts, v)
 	}
+	// Probe the partitions at once, so that their reads are in flight
+	// together: over a worker or a network each is a round trip.
+	var wg sync.WaitGroup
+	for _, v := range d.Parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.probe(v)
+		}()
+	}
+	wg.Wait()
 	return d
 }
 
@@ -282,7 +294,12 @@ func (s *Shell) volumes() []*Volume {
 // PARTUUID=x, PARTLABEL=x, /dev/disk/by-uuid/x and the like, or a bare
 // label or UUID.
 func (s *Shell) findVolume(spec string) (*Volume, error) {
-	vs := s.volumes()
+	return s.findVolumeIn(spec, s.volumes())
+}
+
+// findVolumeIn is findVolume with the volumes a key (UUID=, LABEL=, ...)
+// or a bare label or UUID is looked for among.
+func (s *Shell) findVolumeIn(spec string, vs []*Volume) (*Volume, error) {
 	find := func(match func(v *Volume) bool) *Volume {
 		for _, v := range vs {
 			if match(v) {
@@ -401,89 +418,12 @@ func unhexEscapes(s string) string {
 	return b.String()
 }
 
-// MountGuest chooses the guest's root filesystem, mounts it at / and the
-// other filesystems where its /etc/fstab says, and says on stderr what /
-// is. It reports false when no volume holds a filesystem vmsh can read.
-func (s *Shell) MountGuest() bool {
-	var exts []*Volume
-	for _, v := range s.volumes() {
-		if v.isExt() {
-			exts = append(exts, v)
-		}
-	}
-	var root *Volume
-	for _, v := range exts {
-		f, err := v.open(s)
-		if err != nil {
-			continue
-		}
-		if fi, err := f.Stat("etc/fstab"); err == nil && fi.Mode().IsRegular() {
-			root = v
-			break
-		}
-		if root == nil || v.Size > root.Size {
-			root = v
-		}
-	}
-	if root == nil || root.fsys == nil {
-		if len(exts) > 0 {
-			s.Warnf("no readable ext2/3/4 filesystem on these disks (%v); see lsblk", exts[0].openErr)
-		} else {
-			s.Warnf("no ext2/3/4 filesystem on these disks; see lsblk")
-		}
-		return false
-	}
-	s.mountRoot(root)
-	s.mountFstab(root)
-	return true
-}
-
 func (s *Shell) mountRoot(v *Volume) {
 	s.ns = mountFS{}
 	s.ns.add(".", v.fsys, v)
 	s.ids = nil
 	s.cwd, s.oldCwd = "/", "/"
 	s.Warnf("/ is %s (%s)", v.Name, v.describe())
-}
-
-// mountFstab mounts the filesystems the root's /etc/fstab names.
-func (s *Shell) mountFstab(root *Volume) {
-	data, err := readSmallFile(root.fsys, "etc/fstab", 1<<20)
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		spec, dir, typ := unoctal(f[0]), unoctal(f[1]), f[2]
-		opts := ""
-		if len(f) > 3 {
-			opts = f[3]
-		}
-		if !strings.HasPrefix(dir, "/") || path.Clean(dir) == "/" || typ == "swap" || hasOpt(opts, "bind") {
-			continue
-		}
-		if !strings.Contains(spec, "=") && !strings.HasPrefix(spec, "/dev/") {
-			continue // proc, tmpfs, a network share...
-		}
-		quiet := hasOpt(opts, "noauto") || hasOpt(opts, "nofail")
-		v, err := s.findVolume(spec)
-		if err != nil {
-			if !quiet {
-				s.Warnf("fstab: %s for %s is not on these disks; not mounted", spec, dir)
-			}
-			continue
-		}
-		if _, err := v.open(s); err != nil {
-			if !quiet {
-				s.Warnf("fstab: %s on %s: %s; not mounted", dir, v.Name, reason(err))
-			}
-			continue
-		}
-		s.ns.add(fsPath(path.Clean(dir)), v.fsys, v)
-	}
 }
 
 func hasOpt(opts, o string) bool {

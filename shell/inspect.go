@@ -1,0 +1,719 @@
+package shell
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"vmsh/fsread"
+)
+
+// GuestOptions say how MountGuestWith picks and mounts the guest's root.
+type GuestOptions struct {
+	// Root names the volume to mount at /, as use names one; "" lets
+	// inspection choose.
+	Root string
+	// NoInspect mounts nothing: the user mounts a volume with use.
+	NoInspect bool
+}
+
+// inspection is what vmsh found out about the guest: the operating system
+// roots on the disks, and what became of each line of the fstab the
+// mounted tree was assembled from.
+type inspection struct {
+	off   bool         // --no-inspect: nothing was looked at
+	roots []*osRoot    // in the order of volumes()
+	fstab *fstabResult // the fstab of the volume mounted at /, or nil
+}
+
+// An osRoot is a filesystem holding an operating system's root directory:
+// one with /etc/os-release, /usr/lib/os-release, another release file, or
+// /etc/fstab.
+type osRoot struct {
+	vol         *Volume
+	release     map[string]string // os-release fields: ID, NAME, VERSION_ID, PRETTY_NAME, ...
+	releaseFile string            // the file they came from, "/etc/os-release"; "" if none
+	hostname    string
+	arch        string // as uname -m says it: x86_64, aarch64, ...
+	archFrom    string // the ELF file arch was read from
+	hasFstab    bool
+	fstabLines  int // entries in its fstab
+}
+
+// fstabResult is what mounting a root's /etc/fstab did, line by line.
+type fstabResult struct {
+	vol     *Volume // the volume holding the fstab
+	path    string  // "/etc/fstab", or "" when the volume has none
+	err     error   // reading it failed
+	entries []*fstabEntry
+}
+
+// fstabEntry is one line of an fstab and its outcome.
+type fstabEntry struct {
+	line                 int // 1-based line number
+	spec, dir, typ, opts string
+	vol                  *Volume // the volume spec names, if found
+	mounted              bool
+	kind                 string // why not: "swap", "virtual", "network", "bind", "noauto", "missing", "unsupported", "unreadable", "covered", "invalid"
+	reason               string
+}
+
+// quiet reports whether a failure to mount the entry is expected enough
+// not to be shown at start.
+func (e *fstabEntry) quiet() bool {
+	switch e.kind {
+	case "missing", "unsupported", "unreadable":
+		return hasOpt(e.opts, "nofail")
+	}
+	return true
+}
+
+// MountGuest inspects the volumes and mounts the guest's root at / and the
+// rest of its fstab, saying on stderr what / is. It reports false when
+// nothing was mounted.
+func (s *Shell) MountGuest() bool {
+	ok, _ := s.MountGuestWith(GuestOptions{})
+	return ok
+}
+
+// MountGuestWith inspects the volumes: every ext2/3/4 filesystem is opened
+// (all at once, so that their reads are in flight together) and those
+// holding an operating system's root are described. It then mounts at /
+// the volume o.Root names, or the first root found (saying so on stderr
+// when there are several), or failing any the largest readable
+// filesystem, and the filesystems that root's /etc/fstab names at their
+// mount points. It reports whether something was mounted, and fails only
+// when o.Root names no volume vmsh can mount.
+func (s *Shell) MountGuestWith(o GuestOptions) (bool, error) {
+	s.insp = inspection{off: o.NoInspect}
+	if o.NoInspect {
+		return false, nil
+	}
+	var exts []*Volume
+	for _, v := range s.volumes() {
+		if v.isExt() && v.fsys == nil && v.openErr == nil {
+			exts = append(exts, v)
+		}
+	}
+	type opened struct {
+		fsys *fsread.FS
+		err  error
+		root *osRoot
+	}
+	res := make([]opened, len(exts))
+	var wg sync.WaitGroup
+	for i, v := range exts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := v.openFS(s)
+			res[i] = opened{fsys: f, err: err}
+			if err == nil {
+				res[i].root = inspectRoot(v, f)
+			}
+		}()
+	}
+	wg.Wait()
+	found := map[*Volume]*osRoot{}
+	for i, v := range exts {
+		v.fsys, v.openErr = res[i].fsys, res[i].err
+		v.showWarnings(s)
+		if res[i].root != nil {
+			found[v] = res[i].root
+		}
+	}
+	var readable []*Volume
+	for _, v := range s.volumes() {
+		if r := found[v]; r != nil {
+			s.insp.roots = append(s.insp.roots, r)
+		}
+		if v.isExt() {
+			readable = append(readable, v)
+		}
+	}
+
+	var root *Volume
+	switch {
+	case o.Root != "":
+		v, err := s.findVolume(o.Root)
+		if err != nil {
+			return false, err
+		}
+		if _, err := v.open(s); err != nil {
+			return false, err
+		}
+		root = v
+	case len(s.insp.roots) > 0:
+		root = s.insp.roots[0].vol
+		if len(s.insp.roots) > 1 {
+			s.Warnf("%d operating systems on these disks:", len(s.insp.roots))
+			var b strings.Builder
+			for _, r := range s.insp.roots {
+				fmt.Fprintf(&b, "  %s\t%s\n", r.vol.Name, r.describe())
+			}
+			for _, l := range strings.Split(strings.TrimSuffix(tabulate(b.String()), "\n"), "\n") {
+				s.Warnf("%s", l)
+			}
+			s.Warnf("mounting %s; vmsh --root VOLUME or use VOLUME mounts another", root.Name)
+		}
+	default:
+		for _, v := range readable {
+			if v.fsys != nil && (root == nil || v.Size > root.Size) {
+				root = v
+			}
+		}
+		if root == nil {
+			if len(readable) > 0 {
+				s.Warnf("no readable ext2/3/4 filesystem on these disks (%v); see lsblk", readable[0].openErr)
+			} else {
+				s.Warnf("no ext2/3/4 filesystem on these disks; see lsblk")
+			}
+			return false, nil
+		}
+	}
+	s.mountRoot(root)
+	s.mountFstab(root)
+	return true, nil
+}
+
+// tabulate aligns the tab-separated columns of text.
+func tabulate(text string) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	io.WriteString(tw, text)
+	tw.Flush()
+	var out strings.Builder
+	writeTrimmed(&out, b.String())
+	return out.String()
+}
+
+// describe names the system on a root in a few words: "Ubuntu 24.04.1 LTS
+// (hostname guest)".
+func (r *osRoot) describe() string {
+	d := r.distro()
+	if d == "" {
+		d = "unknown system"
+		if r.hasFstab {
+			d += " (has /etc/fstab)"
+		}
+	}
+	if r.hostname != "" {
+		d += ", hostname " + r.hostname
+	}
+	return d
+}
+
+// distro is the system's name as os-release's PRETTY_NAME gives it, or
+// NAME and VERSION_ID, or ID.
+func (r *osRoot) distro() string {
+	if p := r.release["PRETTY_NAME"]; p != "" {
+		return p
+	}
+	if n := r.release["NAME"]; n != "" {
+		return strings.TrimSpace(n + " " + r.release["VERSION_ID"])
+	}
+	return r.release["ID"]
+}
+
+// rootTree is a mount table holding one filesystem at /, so that paths in
+// it resolve as they would in the guest: symlinks followed, absolute
+// targets taken from that filesystem's top.
+func rootTree(v *Volume, f fs.FS) *mountFS {
+	t := &mountFS{}
+	t.add(".", f, v)
+	return t
+}
+
+// inspectRoot reports what operating system f holds at its top, or nil if
+// it does not look like the root of one.
+func inspectRoot(v *Volume, f fs.FS) *osRoot {
+	t := rootTree(v, f)
+	if fi, err := t.Stat("etc"); err != nil || !fi.IsDir() {
+		return nil
+	}
+	r := &osRoot{vol: v}
+	if fi, err := t.Stat("etc/fstab"); err == nil && fi.Mode().IsRegular() {
+		r.hasFstab = true
+		if data, err := readSmallFile(t, "etc/fstab", maxFstab); err == nil {
+			r.fstabLines = len(parseFstab(string(data)))
+		}
+	}
+	r.release, r.releaseFile = readRelease(t)
+	if !r.hasFstab && r.releaseFile == "" {
+		return nil
+	}
+	r.hostname = readHostname(t)
+	r.arch, r.archFrom = guestArch(t)
+	return r
+}
+
+// maxFstab and maxConfig bound the guest files inspection reads.
+const (
+	maxFstab  = 1 << 20
+	maxConfig = 64 << 10
+)
+
+// readRelease reads what the guest says it is: os-release (in /etc, else
+// /usr/lib, as os-release(5) says), else the release files older systems
+// keep. It returns os-release's fields and the file read.
+func readRelease(t fs.FS) (map[string]string, string) {
+	for _, name := range []string{"etc/os-release", "usr/lib/os-release"} {
+		if data, err := readSmallFile(t, name, maxConfig); err == nil {
+			return parseShellVars(string(data)), "/" + name
+		}
+	}
+	if data, err := readSmallFile(t, "etc/lsb-release", maxConfig); err == nil {
+		v := parseShellVars(string(data))
+		if v["DISTRIB_ID"] != "" {
+			return map[string]string{
+				"ID": strings.ToLower(v["DISTRIB_ID"]), "NAME": v["DISTRIB_ID"],
+				"VERSION_ID": v["DISTRIB_RELEASE"], "PRETTY_NAME": v["DISTRIB_DESCRIPTION"],
+			}, "/etc/lsb-release"
+		}
+	}
+	// "CentOS release 6.10 (Final)", "Red Hat Enterprise Linux Server
+	// release 6.4 (Santiago)", "Fedora release 20 (Heisenbug)".
+	if line := firstLine(t, "etc/redhat-release"); line != "" {
+		m := map[string]string{"PRETTY_NAME": line}
+		if name, rest, ok := strings.Cut(line, " release "); ok {
+			m["NAME"] = name
+			m["VERSION_ID"], _, _ = strings.Cut(rest, " ")
+			id := strings.ToLower(strings.Fields(name)[0])
+			if strings.HasPrefix(name, "Red Hat") {
+				id = "rhel"
+			}
+			m["ID"] = id
+		}
+		return m, "/etc/redhat-release"
+	}
+	for _, f := range []struct{ file, id, name string }{
+		{"etc/debian_version", "debian", "Debian GNU/Linux"},
+		{"etc/alpine-release", "alpine", "Alpine Linux"},
+	} {
+		if line := firstLine(t, f.file); line != "" {
+			return map[string]string{"ID": f.id, "NAME": f.name, "VERSION_ID": line, "PRETTY_NAME": f.name + " " + line}, "/" + f.file
+		}
+	}
+	return nil, ""
+}
+
+// firstLine returns the first line of a small file, trimmed, or "".
+func firstLine(t fs.FS, name string) string {
+	data, err := readSmallFile(t, name, maxConfig)
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	return strings.TrimSpace(line)
+}
+
+// parseShellVars reads the KEY=value lines of os-release and files like
+// it: values may be quoted as in sh, with \ escaping ", \, $ and ` inside
+// double quotes.
+func parseShellVars(text string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") || k == "" || strings.ContainsAny(k, " \t") {
+			continue
+		}
+		m[k] = unquoteShell(v)
+	}
+	return m
+}
+
+func unquoteShell(v string) string {
+	var b strings.Builder
+	var quote byte
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case c == quote:
+			quote = 0
+		case quote == '"' && c == '\\' && i+1 < len(v) && strings.IndexByte("\"\\$`", v[i+1]) >= 0:
+			i++
+			b.WriteByte(v[i])
+		case quote == 0 && c == '\\' && i+1 < len(v):
+			i++
+			b.WriteByte(v[i])
+		case quote == 0 && (c == ' ' || c == '\t' || c == '#'):
+			return b.String()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// readHostname reads the guest's host name: /etc/hostname, else SUSE's
+// /etc/HOSTNAME, else HOSTNAME= in older Red Hat systems'
+// /etc/sysconfig/network, else hostname= in Gentoo's /etc/conf.d/hostname.
+func readHostname(t fs.FS) string {
+	for _, name := range []string{"etc/hostname", "etc/HOSTNAME"} {
+		data, err := readSmallFile(t, name, maxConfig)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if l, _, _ = strings.Cut(l, "#"); strings.TrimSpace(l) != "" {
+				return strings.TrimSpace(l)
+			}
+		}
+	}
+	for _, f := range []struct{ name, key string }{
+		{"etc/sysconfig/network", "HOSTNAME"}, {"etc/conf.d/hostname", "hostname"},
+	} {
+		if data, err := readSmallFile(t, f.name, maxConfig); err == nil {
+			if h := parseShellVars(string(data))[f.key]; h != "" {
+				return h
+			}
+		}
+	}
+	return ""
+}
+
+// archCandidates are executables every Linux system has one of, in the
+// order tried: their ELF header names the machine the system runs on.
+var archCandidates = []string{"bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/bash", "bin/ls", "usr/bin/ls", "sbin/init", "bin/busybox"}
+
+// guestArch reads the ELF header of the first of archCandidates there is,
+// following symlinks inside the guest, and returns the architecture and
+// the file (symlinks resolved) it read.
+func guestArch(t *mountFS) (arch, from string) {
+	for _, name := range archCandidates {
+		real, err := t.resolve("open", name, true)
+		if err != nil {
+			continue
+		}
+		f, err := t.Open(real)
+		if err != nil {
+			continue
+		}
+		var hdr [64]byte
+		n, _ := io.ReadFull(f, hdr[:])
+		f.Close()
+		if a, err := elfArch(hdr[:n]); err == nil {
+			return a, "/" + real
+		}
+	}
+	return "", ""
+}
+
+// The ELF e_machine values elfArch knows.
+const (
+	emSPARC     = 2
+	em386       = 3
+	em68K       = 4
+	emMIPS      = 8
+	emPARISC    = 15
+	emPPC       = 20
+	emPPC64     = 21
+	emS390      = 22
+	emARM       = 40
+	emSH        = 42
+	emSPARCV9   = 43
+	emIA64      = 50
+	emX86_64    = 62
+	emAARCH64   = 183
+	emRISCV     = 243
+	emLoongArch = 258
+	emAlpha     = 0x9026
+)
+
+// elfArch names the machine an ELF header is for as uname -m does on it:
+// x86_64, i386, aarch64, arm, riscv64, ppc64le, s390x, ...
+func elfArch(h []byte) (string, error) {
+	if len(h) < 20 || string(h[:4]) != "\x7fELF" {
+		return "", errors.New("not an ELF file")
+	}
+	class, data := h[4], h[5]
+	if class != 1 && class != 2 || data != 1 && data != 2 {
+		return "", fmt.Errorf("ELF class %d, data encoding %d unknown", class, data)
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if data == 2 {
+		bo = binary.BigEndian
+	}
+	is64, le := class == 2, data == 1
+	pick := func(if64, if32 string) string {
+		if is64 {
+			return if64
+		}
+		return if32
+	}
+	switch m := bo.Uint16(h[18:]); m {
+	case emX86_64:
+		return "x86_64", nil
+	case em386:
+		return "i386", nil
+	case emAARCH64:
+		if !le {
+			return "aarch64_be", nil
+		}
+		return "aarch64", nil
+	case emARM:
+		if !le {
+			return "armeb", nil
+		}
+		return "arm", nil
+	case emRISCV:
+		return pick("riscv64", "riscv32"), nil
+	case emPPC64:
+		if le {
+			return "ppc64le", nil
+		}
+		return "ppc64", nil
+	case emPPC:
+		return "ppc", nil
+	case emS390:
+		return pick("s390x", "s390"), nil
+	case emMIPS:
+		return pick("mips64", "mips"), nil
+	case emLoongArch:
+		return pick("loongarch64", "loongarch32"), nil
+	case emSPARCV9:
+		return "sparc64", nil
+	case emSPARC:
+		return "sparc", nil
+	case emIA64:
+		return "ia64", nil
+	case emAlpha:
+		return "alpha", nil
+	case emPARISC:
+		return pick("parisc64", "parisc"), nil
+	case em68K:
+		return "m68k", nil
+	case emSH:
+		return "sh", nil
+	default:
+		return "", fmt.Errorf("ELF machine %d unknown", m)
+	}
+}
+
+// parseFstab returns the entries of an fstab: the lines with at least a
+// source, a mount point and a type, \040-style escapes decoded.
+func parseFstab(text string) []*fstabEntry {
+	var out []*fstabEntry
+	for i, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		e := &fstabEntry{line: i + 1, spec: unoctal(f[0]), dir: unoctal(f[1]), typ: f[2]}
+		if len(f) > 3 {
+			e.opts = f[3]
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Filesystem types that live in memory or in the kernel, and those served
+// over a network: fstab lines of these types name no disk.
+var (
+	virtualTypes = map[string]bool{
+		"tmpfs": true, "proc": true, "sysfs": true, "devpts": true, "devtmpfs": true, "ramfs": true,
+		"cgroup": true, "cgroup2": true, "securityfs": true, "debugfs": true, "tracefs": true,
+		"hugetlbfs": true, "mqueue": true, "efivarfs": true, "pstore": true, "bpf": true,
+		"configfs": true, "fusectl": true, "binfmt_misc": true, "autofs": true, "overlay": true,
+		"usbfs": true, "rpc_pipefs": true, "nfsd": true, "selinuxfs": true, "shm": true,
+	}
+	networkTypes = map[string]bool{
+		"nfs": true, "nfs4": true, "cifs": true, "smbfs": true, "smb3": true, "sshfs": true,
+		"fuse.sshfs": true, "glusterfs": true, "ceph": true, "9p": true, "davfs": true,
+		"fuse.s3fs": true, "afs": true, "ncpfs": true, "lustre": true, "fuse.glusterfs": true,
+	}
+)
+
+// classify decides what to do with an fstab entry of root's fstab: it
+// finds the volume the entry names and sets kind and reason when the entry
+// cannot be mounted. An entry left with kind "" is to be mounted.
+func (s *Shell) classify(e *fstabEntry, root *Volume) {
+	set := func(kind, reason string) { e.kind, e.reason = kind, reason }
+	isDev := strings.Contains(e.spec, "=") || strings.HasPrefix(e.spec, "/dev/")
+	switch {
+	case e.typ == "swap":
+		set("swap", "swap space")
+	case hasOpt(e.opts, "bind") || hasOpt(e.opts, "rbind"):
+		set("bind", "bind mount")
+	case virtualTypes[e.typ]:
+		set("virtual", "virtual filesystem")
+	case networkTypes[e.typ] || strings.HasPrefix(e.spec, "//") ||
+		!isDev && strings.Contains(e.spec, ":"):
+		set("network", "network filesystem")
+	case !strings.HasPrefix(e.dir, "/"):
+		set("invalid", "mount point is not an absolute path")
+	case !isDev:
+		set("virtual", "not a device: "+e.spec)
+	}
+	if e.kind == "" && path.Clean(e.dir) == "/" {
+		e.vol, e.mounted = root, true // what is mounted at / already
+		return
+	}
+	if e.kind != "" && e.kind != "swap" {
+		return
+	}
+	v, err := s.fstabVolume(e.spec, root)
+	if err != nil {
+		if e.kind == "" {
+			set("missing", "not on these disks")
+		}
+		return
+	}
+	e.vol = v
+	switch {
+	case e.kind != "":
+	case hasOpt(e.opts, "noauto"):
+		set("noauto", "noauto: not mounted at boot")
+	case v.FSType == "swap":
+		set("swap", "swap space")
+	case !v.isExt():
+		switch v.FSType {
+		case "":
+			set("unreadable", "no filesystem found")
+		case "LVM2_member":
+			set("unreadable", "LVM2 physical volume, not a filesystem")
+		default:
+			set("unsupported", v.FSType+": not supported")
+		}
+	default:
+		if _, err := v.open(s); err != nil {
+			set("unreadable", strings.TrimPrefix(reason(err), v.Name+": "))
+		}
+	}
+}
+
+// fstabVolume finds the volume an fstab source names. A UUID or label that
+// several volumes carry (two copies of one system) is taken from the
+// disks root is on, if one of them has it. The by-id and by-path names of
+// /dev/disk, which vmsh cannot know, are taken as the partition of that
+// number when there is only one disk.
+func (s *Shell) fstabVolume(spec string, root *Volume) (*Volume, error) {
+	byKey := strings.Contains(spec, "=")
+	for _, dir := range []string{"/dev/disk/by-uuid/", "/dev/disk/by-label/", "/dev/disk/by-partuuid/", "/dev/disk/by-partlabel/"} {
+		byKey = byKey || strings.HasPrefix(spec, dir)
+	}
+	if byKey {
+		near := s.disksOf(root)
+		var local []*Volume
+		for _, v := range s.volumes() {
+			if slices.ContainsFunc(s.disksOf(v), func(d *Disk) bool { return slices.Contains(near, d) }) {
+				local = append(local, v)
+			}
+		}
+		if v, err := s.findVolumeIn(spec, local); err == nil {
+			return v, nil
+		}
+	}
+	v, err := s.findVolume(spec)
+	if err == nil {
+		return v, nil
+	}
+	if id, ok := strings.CutPrefix(spec, "/dev/disk/by-id/dm-uuid-LVM-"); ok {
+		for _, g := range s.lvm.groups {
+			for _, lv := range g.vols {
+				if id == strings.ReplaceAll(g.g.VG.ID+lv.LV.ID, "-", "") {
+					return lv, nil
+				}
+			}
+		}
+	}
+	rest, byID := strings.CutPrefix(spec, "/dev/disk/by-id/")
+	if !byID {
+		rest, byID = strings.CutPrefix(spec, "/dev/disk/by-path/")
+	}
+	if byID && len(s.disks) == 1 {
+		d := s.disks[0]
+		i := strings.LastIndex(rest, "-part")
+		if i < 0 {
+			return d.Self, nil
+		}
+		for _, p := range d.Parts {
+			if fmt.Sprint(p.Number) == rest[i+len("-part"):] {
+				return p, nil
+			}
+		}
+	}
+	return nil, err
+}
+
+// disksOf returns the disks a volume is on: its own, or for a logical
+// volume those of the physical volumes under it.
+func (s *Shell) disksOf(v *Volume) []*Disk {
+	if v.Disk != nil {
+		return []*Disk{v.Disk}
+	}
+	var out []*Disk
+	for _, g := range s.lvm.groups {
+		if !slices.Contains(g.vols, v) {
+			continue
+		}
+		for _, i := range g.g.VG.PVsOf(v.LV) {
+			if i < len(g.g.Devices) && g.g.Devices[i] != nil {
+				if pv := s.lvm.pvVols[g.g.Devices[i]]; pv != nil && pv.Disk != nil && !slices.Contains(out, pv.Disk) {
+					out = append(out, pv.Disk)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// mountFstab mounts the filesystems root's /etc/fstab names, parents
+// before children whatever the order of the lines, records what became of
+// every line for mounts and info, and warns about those that should have
+// been mounted and could not.
+func (s *Shell) mountFstab(root *Volume) {
+	res := &fstabResult{vol: root}
+	s.insp.fstab = res
+	data, err := readSmallFile(rootTree(root, root.fsys), "etc/fstab", maxFstab)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	res.path = "/etc/fstab"
+	if err != nil {
+		res.err = err
+		s.Warnf("fstab: %s", reason(err))
+		return
+	}
+	res.entries = parseFstab(string(data))
+	var todo []*fstabEntry
+	for _, e := range res.entries {
+		s.classify(e, root)
+		if e.kind == "" && !e.mounted {
+			todo = append(todo, e)
+		}
+	}
+	depth := func(e *fstabEntry) int { return strings.Count(path.Clean(e.dir), "/") }
+	slices.SortStableFunc(todo, func(a, b *fstabEntry) int { return depth(a) - depth(b) })
+	at := map[string]*fstabEntry{}
+	for _, e := range todo {
+		dir := fsPath(path.Clean(e.dir))
+		if prev := at[dir]; prev != nil {
+			prev.mounted, prev.kind, prev.reason = false, "covered", fmt.Sprintf("line %d mounts over it", e.line)
+		}
+		at[dir] = e
+		s.ns.add(dir, e.vol.fsys, e.vol)
+		e.mounted = true
+	}
+	for _, e := range res.entries {
+		if e.quiet() {
+			continue
+		}
+		if e.vol != nil {
+			s.Warnf("fstab: %s (%s) not mounted: %s", e.dir, e.vol.Name, e.reason)
+		} else {
+			s.Warnf("fstab: %s not mounted: %s %s", e.dir, e.spec, e.reason)
+		}
+	}
+}
