@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,8 +140,10 @@ func (l *lsState) run(args []string) error {
 			l.fail(a, err)
 			continue
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 && !o.dirs && (!o.long || strings.HasSuffix(a, "/")) {
-			if t, err := fs.Stat(s.FS(), s.name(a)); err == nil {
+		// As GNU ls does, a symlink named is followed when it ends in
+		// "/", and without -l or -d when it leads to a directory.
+		if fi.Mode()&fs.ModeSymlink != 0 && !o.dirs {
+			if t, err := fs.Stat(s.FS(), s.name(a)); err == nil && (strings.HasSuffix(a, "/") || !o.long && t.IsDir()) {
 				fi = t
 			}
 		}
@@ -161,7 +162,9 @@ func (l *lsState) run(args []string) error {
 				l.json.Files = append(l.json.Files, s.fileJSONOf(e.full, e.info))
 			}
 		} else {
-			l.print(files, false)
+			// GNU ls sizes the columns of the files named by all the
+			// operands, directories too.
+			l.print(append(files, dirs...), len(files), false)
 		}
 		l.first = false
 	}
@@ -233,7 +236,7 @@ func (l *lsState) listDir(d string, header bool, depth int, seen []fileID) {
 		if !o.all && !o.almost && strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		full := path.Join(d, e.Name())
+		full := joinShown(d, e.Name())
 		fi, err := e.Info()
 		if err != nil {
 			l.fail(full, err)
@@ -250,7 +253,7 @@ func (l *lsState) listDir(d string, header bool, depth int, seen []fileID) {
 		}
 		l.json.Dirs = append(l.json.Dirs, dj)
 	} else {
-		l.print(list, true)
+		l.print(list, len(list), true)
 	}
 	if !o.recursive {
 		return
@@ -311,12 +314,16 @@ func (s *Shell) fileID(p string, in inode) (fileID, bool) {
 // set, for choosing its colour.
 func (l *lsState) colorOf(e *lsEntry, target bool, linkText string) colorFile {
 	f := colorFile{name: e.name, mode: e.in.mode, nlink: e.in.nlink}
-	if e.in.mode&sIFMT != sIFLNK {
+	if l.o.paint == nil || e.in.mode&sIFMT != sIFLNK {
 		return f
 	}
 	f.isLink = true
-	if t, err := fs.Stat(l.x.Shell.FS(), l.x.Shell.name(e.full)); err == nil {
-		f.linkOK, f.linkMode = true, inodeOf(t).mode
+	// GNU ls looks at a symlink's target only when a colour depends on
+	// it; otherwise the target counts as missing.
+	if l.o.paint.c.needsTarget(l.o.long) {
+		if t, err := fs.Stat(l.x.Shell.FS(), l.x.Shell.name(e.full)); err == nil {
+			f.linkOK, f.linkMode = true, inodeOf(t).mode
+		}
 	}
 	if target {
 		f.name, f.mode, f.missing = linkText, f.linkMode, !f.linkOK
@@ -332,10 +339,11 @@ func inodeText(in inode) string {
 	return strconv.FormatUint(in.ino, 10)
 }
 
-// print prints a group of entries: one per line with -l or -1 or when
-// output is not a terminal, else in columns. inDir says the entries are a
-// directory's contents, which ls -l precedes with a total.
-func (l *lsState) print(list []lsEntry, inDir bool) {
+// print prints the first n entries of list: one per line with -l or -1 or
+// when output is not a terminal, else in columns. The widths of the fields
+// fit all of list. inDir says the entries are a directory's contents,
+// which ls -l precedes with a total.
+func (l *lsState) print(list []lsEntry, n int, inDir bool) {
 	o := &l.o
 	wi := 0
 	if o.inode {
@@ -344,9 +352,10 @@ func (l *lsState) print(list []lsEntry, inDir bool) {
 		}
 	}
 	if o.long {
-		l.printLong(list, inDir, wi)
+		l.printLong(list, n, inDir, wi)
 		return
 	}
+	list = list[:n]
 	cells := make([]lsCell, len(list))
 	for i := range list {
 		e := &list[i]
@@ -377,13 +386,14 @@ func (l *lsState) print(list []lsEntry, inDir bool) {
 
 // printLong prints entries as ls -l does; wi is the width of the inode
 // numbers, with -i.
-func (l *lsState) printLong(list []lsEntry, inDir bool, wi int) {
+func (l *lsState) printLong(list []lsEntry, n int, inDir bool, wi int) {
 	s, o := l.x.Shell, &l.o
 	ids := s.idNames()
 	type row struct {
 		nlink, user, group, size, date string
 		major, minor                   string
 		dev                            bool
+		userNum, groupNum              bool // numbers, aligned right
 	}
 	rows := make([]row, len(list))
 	var total int64
@@ -393,10 +403,15 @@ func (l *lsState) printLong(list []lsEntry, inDir bool, wi int) {
 		in := &list[i].in
 		total += in.blocks
 		r := row{nlink: strconv.FormatUint(in.nlink, 10), date: lsTime(in.mtime, now)}
-		if o.numeric {
-			r.user, r.group = strconv.FormatUint(uint64(in.uid), 10), strconv.FormatUint(uint64(in.gid), 10)
-		} else {
-			r.user, r.group = ids.user(in.uid), ids.group(in.gid)
+		r.user, r.group = strconv.FormatUint(uint64(in.uid), 10), strconv.FormatUint(uint64(in.gid), 10)
+		r.userNum, r.groupNum = true, true
+		if !o.numeric {
+			if name, ok := ids.users[in.uid]; ok {
+				r.user, r.userNum = name, false
+			}
+			if name, ok := ids.groups[in.gid]; ok {
+				r.group, r.groupNum = name, false
+			}
 		}
 		switch in.mode & sIFMT {
 		case sIFCHR, sIFBLK:
@@ -426,7 +441,7 @@ func (l *lsState) printLong(list []lsEntry, inDir bool, wi int) {
 		}
 	}
 	var b strings.Builder
-	for i, r := range rows {
+	for i, r := range rows[:n] {
 		if i%1024 == 0 && l.x.Ctx.Err() != nil {
 			return
 		}
@@ -441,7 +456,8 @@ func (l *lsState) printLong(list []lsEntry, inDir bool, wi int) {
 		if r.dev {
 			size = fmt.Sprintf("%*s, %*s", ws-2-wmin, r.major, wmin, r.minor)
 		}
-		fmt.Fprintf(&b, "%s %*s %-*s %-*s %*s %s ", modeString(e.in.mode), wl, r.nlink, wu, r.user, wg, r.group, ws, size, r.date)
+		fmt.Fprintf(&b, "%s %*s %s %s %*s %s ", modeString(e.in.mode), wl, r.nlink,
+			alignID(r.user, wu, r.userNum), alignID(r.group, wg, r.groupNum), ws, size, r.date)
 		col := b.Len() - mark
 		name := e.name
 		if o.width > 0 {
@@ -462,6 +478,15 @@ func (l *lsState) printLong(list []lsEntry, inDir bool, wi int) {
 		b.WriteByte('\n')
 		l.w.WriteString(b.String())
 	}
+}
+
+// alignID pads an owner to width columns: a name on the right, a number
+// on the left, as GNU ls does.
+func alignID(s string, width int, number bool) string {
+	if number {
+		return fmt.Sprintf("%*s", width, s)
+	}
+	return fmt.Sprintf("%-*s", width, s)
 }
 
 // lsTime formats a modification time as ls -l does: the time of day for
@@ -512,9 +537,8 @@ const minColumnWidth = 3
 
 // printColumns prints cells down then across in as many columns as fit in
 // the width, as GNU ls does on a terminal: a layout fits when its line is
-// shorter than the width, columns are two spaces wider than their widest
-// name (the last one excepted), and the gaps are filled with tabs to
-// 8-column stops and spaces.
+// shorter than the width, and columns are two spaces wider than their
+// widest name (the last one excepted).
 func (l *lsState) printColumns(cells []lsCell) {
 	n := len(cells)
 	if n == 0 {
@@ -579,7 +603,7 @@ func (l *lsState) printColumns(cells []lsCell) {
 			if f >= n {
 				break
 			}
-			indent(&b, pos+cell.width, pos+colw[c])
+			indent(&b, pos+cell.width, pos+colw[c], l.o.paint == nil)
 			pos += colw[c]
 		}
 		b.WriteByte('\n')
@@ -587,11 +611,13 @@ func (l *lsState) printColumns(cells []lsCell) {
 	}
 }
 
-// indent moves from column from to column to with tabs and spaces.
-func indent(b *strings.Builder, from, to int) {
+// indent moves from column from to column to with spaces, and tabs when
+// tabs is set. GNU ls uses no tabs with colours, whose backgrounds they
+// would break.
+func indent(b *strings.Builder, from, to int, tabs bool) {
 	const tab = 8
 	for from < to {
-		if to/tab > (from+1)/tab {
+		if tabs && to/tab > (from+1)/tab {
 			b.WriteByte('\t')
 			from += tab - from%tab
 		} else {

@@ -236,6 +236,14 @@ func (c *lsColors) colored(key string) bool {
 	return v != "" && v != "0" && v != "00"
 }
 
+// needsTarget reports whether colouring a symlink needs to know whether
+// its target exists, as GNU ls decides it: when orphans have a colour, or
+// links take their target's and executables have one, or with long
+// listings when missing targets have one.
+func (c *lsColors) needsTarget(long bool) bool {
+	return c.colored(colOrphan) || c.asTarget && c.colored(colExec) || long && c.colored(colMissing)
+}
+
 // colorFile is what colouring a name needs to know about its file.
 type colorFile struct {
 	name     string // the name shown, whose suffix is matched
