@@ -159,10 +159,15 @@ func init() {
 		{Name: "lpwd", Usage: "lpwd", Short: "print the local directory", Run: runLpwd,
 			Long: "lpwd prints the local (host) directory that lcd sets."},
 		{Name: "fsinfo", Usage: "fsinfo [path...]", Short: "describe a filesystem and its journal replay", Args: argPath, Run: runFsinfo, Long: fsinfoHelp},
-		{Name: "lsblk", Usage: "lsblk [-p]", Short: "list disks, partitions and filesystems", Flags: "p", Run: runLsblk,
+		{Name: "lsblk", Usage: "lsblk [-p] [--json]", Short: "list disks, partitions and filesystems", Flags: "p", LongFlags: []string{"json"}, Run: runLsblk,
 			Long: "lsblk shows every disk, its partitions, the LVM2 logical volumes on each physical volume,\n" +
-				"the filesystem on each (type, label, UUID) and where it is mounted.\n" +
-				"  -p  show the partitions instead: start, size, partition type, GPT name, PARTUUID, bootable flag"},
+				"the filesystem on each (type, label, UUID) and where it is mounted. Filesystems vmsh does not\n" +
+				"read (xfs, btrfs, NTFS, FAT, exFAT, LUKS, ...) are named by type, label and UUID too.\n" +
+				"  -p      show the partitions instead: start, size, partition type, GPT name, PARTUUID, bootable flag\n" +
+				"  --json  one JSON document, as lsblk -J writes it: {\"blockdevices\": [...]}, each device with\n" +
+				"          name, path, size (bytes), type, fstype, label, uuid, mountpoints and children"},
+		{Name: "mounts", Usage: "mounts [--json]", Short: "show what is mounted where, and what in fstab is not", LongFlags: []string{"json"}, Run: runMounts, Long: mountsHelp},
+		{Name: "info", Usage: "info [--json]", Short: "describe the operating systems found on the disks", LongFlags: []string{"json"}, Run: runInfo, Long: infoHelp},
 		{Name: "pvs", Usage: "pvs", Short: "list LVM2 physical volumes", Run: runPvs,
 			Long: "pvs lists the LVM2 physical volumes as lvm2's pvs does: device, volume group, format,\n" +
 				"attributes (a allocatable, m missing), size and free space. A PV whose disk was not given\n" +
@@ -171,11 +176,12 @@ func init() {
 			Long: "vgs lists the LVM2 volume groups as lvm2's vgs does: name, number of PVs, LVs and\n" +
 				"snapshots, attributes (vg_attr; p when a PV is missing), size and free space."},
 		{Name: "lvs", Usage: "lvs [-a]", Short: "list LVM2 logical volumes", Flags: "a", Run: runLvs, Long: lvsHelp},
-		{Name: "disks", Aliases: []string{"status"}, Usage: "disks", Short: "list the disks and the connections behind them", Run: runDisks,
+		{Name: "disks", Aliases: []string{"status"}, Usage: "disks [--json]", Short: "list the disks and the connections behind them", LongFlags: []string{"json"}, Run: runDisks,
 			Long: "disks lists the disks (name as lsblk shows it, size, partition table, its id, where it came from),\n" +
 				"then each connection the worker holds: its id, image format, size, state (connected,\n" +
 				"reconnecting, ...), reconnections, reads and bytes served, failed reads, the last error and\n" +
-				"when it happened, and the disk's name without credentials."},
+				"when it happened, and the disk's name without credentials. --json writes one JSON document:\n" +
+				"{\"disks\": [...], \"connections\": [...]}."},
 		{Name: "use", Usage: "use volume", Short: "mount another volume at /", Args: argVolume, Run: runUse,
 			Long: "use mounts the filesystem of a volume at / in place of the current tree. The volume may be\n" +
 				"named as lsblk shows it (sda2, /dev/sda2, vg0-root), by partition number (2, on the first disk),\n" +

@@ -717,3 +717,339 @@ func (s *Shell) mountFstab(root *Volume) {
 		}
 	}
 }
+
+// devPath is the device name Linux gives a volume: /dev/sda2, or
+// /dev/mapper/VG-LV for a logical volume.
+func devPath(v *Volume) string {
+	if v.LV != nil {
+		return "/dev/mapper/" + v.Name
+	}
+	return "/dev/" + v.Name
+}
+
+// identity says what a volume holds, as blkid would: "vfat, UUID
+// 2A6C-5F01", "ext4, label var, UUID ...".
+func (v *Volume) identity() string {
+	parts := []string{v.FSType}
+	if v.FSType == "" {
+		parts[0] = "no filesystem found"
+	}
+	if v.Label != "" {
+		parts = append(parts, "label "+v.Label)
+	}
+	if v.UUID != "" {
+		parts = append(parts, "UUID "+v.UUID)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mountedRoot returns the volume mounted at /, or nil.
+func (s *Shell) mountedRoot() *Volume {
+	if mt := s.ns.mountAt("."); mt != nil {
+		return mt.vol
+	}
+	return nil
+}
+
+// optString is s for JSON, or null when it is empty.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// rootJSON is one operating system root in info --json.
+type rootJSON struct {
+	Volume       string  `json:"volume"`
+	Device       string  `json:"device"`
+	FSType       string  `json:"fstype"`
+	Label        *string `json:"label"`
+	UUID         *string `json:"uuid"`
+	Mounted      bool    `json:"mounted"`
+	OSRelease    *string `json:"os_release"`
+	ID           *string `json:"id"`
+	Name         *string `json:"name"`
+	VersionID    *string `json:"version_id"`
+	Version      *string `json:"version"`
+	PrettyName   *string `json:"pretty_name"`
+	Hostname     *string `json:"hostname"`
+	Arch         *string `json:"arch"`
+	ArchFrom     *string `json:"arch_from"`
+	Fstab        *string `json:"fstab"`
+	FstabEntries int     `json:"fstab_entries"`
+	Mounts       int     `json:"mounts"`
+}
+
+// infoJSON is the document info --json writes.
+type infoJSON struct {
+	Inspected bool       `json:"inspected"`
+	Mounted   *string    `json:"mounted"`
+	Roots     []rootJSON `json:"roots"`
+}
+
+// fstabMounts counts the filesystems mounted from the fstab of v, if v is
+// the mounted root: / and what its fstab put elsewhere.
+func (s *Shell) fstabMounts(v *Volume) int {
+	if v == nil || s.mountedRoot() != v {
+		return 0
+	}
+	n := 0
+	for _, mt := range s.ns.mounts {
+		if mt.vol != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func runInfo(x *Call) error {
+	if err := x.noArgs(); err != nil {
+		return err
+	}
+	s := x.Shell
+	mounted := s.mountedRoot()
+	if x.LongFlag("json") {
+		doc := infoJSON{Inspected: !s.insp.off, Roots: []rootJSON{}}
+		if mounted != nil {
+			doc.Mounted = optString(mounted.Name)
+		}
+		for _, r := range s.insp.roots {
+			j := rootJSON{
+				Volume: r.vol.Name, Device: devPath(r.vol), FSType: r.vol.FSType,
+				Label: optString(r.vol.Label), UUID: optString(r.vol.UUID), Mounted: r.vol == mounted,
+				OSRelease: optString(r.releaseFile), ID: optString(r.release["ID"]), Name: optString(r.release["NAME"]),
+				VersionID: optString(r.release["VERSION_ID"]), Version: optString(r.release["VERSION"]),
+				PrettyName: optString(r.release["PRETTY_NAME"]), Hostname: optString(r.hostname),
+				Arch: optString(r.arch), ArchFrom: optString(r.archFrom),
+				FstabEntries: r.fstabLines, Mounts: s.fstabMounts(r.vol),
+			}
+			if r.hasFstab {
+				j.Fstab = optString("/etc/fstab")
+			}
+			doc.Roots = append(doc.Roots, j)
+		}
+		return x.writeJSON(doc)
+	}
+	if s.insp.off {
+		fmt.Fprintln(x.Out, "Inspection was off (--no-inspect): no operating system was looked for.")
+		if mounted != nil {
+			fmt.Fprintf(x.Out, "/ is %s (%s).\n", mounted.Name, mounted.describe())
+		}
+		return nil
+	}
+	if len(s.insp.roots) == 0 {
+		fmt.Fprintln(x.Out, "No operating system root found: no ext2/3/4 filesystem holds /etc/os-release, /usr/lib/os-release or /etc/fstab.")
+		if mounted != nil {
+			fmt.Fprintf(x.Out, "/ is %s (%s).\n", mounted.Name, mounted.describe())
+		}
+		return nil
+	}
+	var b strings.Builder
+	for i, r := range s.insp.roots {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		state := "not mounted; use " + r.vol.Name + " mounts it"
+		if r.vol == mounted {
+			state = "mounted at /"
+		}
+		fmt.Fprintf(&b, "Root:\t%s (%s)\n", r.vol.Name, state)
+		fmt.Fprintf(&b, "Volume:\t%s (%s)\n", devPath(r.vol), r.vol.identity())
+		field := func(name, val string) {
+			if val == "" {
+				val = "unknown"
+			}
+			fmt.Fprintf(&b, "%s:\t%s\n", name, val)
+		}
+		field("Distribution", r.distro())
+		field("ID", r.release["ID"])
+		field("Version", r.release["VERSION_ID"])
+		field("Hostname", r.hostname)
+		arch := r.arch
+		if arch != "" {
+			arch += " (from " + r.archFrom + ")"
+		}
+		field("Architecture", arch)
+		fstab := "none"
+		if r.hasFstab {
+			fstab = fmt.Sprintf("/etc/fstab, %s", plural(r.fstabLines, "entry"))
+			if r.vol == mounted {
+				fstab += fmt.Sprintf("; %s mounted (see mounts)", plural(s.fstabMounts(r.vol), "filesystem"))
+			}
+		}
+		field("Fstab", fstab)
+	}
+	return writeTrimmed(x.Out, s.show(tabulate(b.String())))
+}
+
+// mountJSON is one mounted filesystem in mounts --json.
+type mountJSON struct {
+	Mountpoint string  `json:"mountpoint"`
+	Volume     *string `json:"volume"`
+	Device     *string `json:"device"`
+	FSType     *string `json:"fstype"`
+	Label      *string `json:"label"`
+	UUID       *string `json:"uuid"`
+	Source     *string `json:"source"`
+	Options    *string `json:"options"`
+	Line       int     `json:"line"`
+}
+
+// unmountedJSON is one fstab line that was not mounted, in mounts --json.
+type unmountedJSON struct {
+	Mountpoint   string  `json:"mountpoint"`
+	Source       string  `json:"source"`
+	Type         string  `json:"type"`
+	Options      *string `json:"options"`
+	Line         int     `json:"line"`
+	Kind         string  `json:"kind"`
+	Reason       string  `json:"reason"`
+	Volume       *string `json:"volume"`
+	Device       *string `json:"device"`
+	VolumeFSType *string `json:"volume_fstype"`
+	Label        *string `json:"label"`
+	UUID         *string `json:"uuid"`
+}
+
+// mountsJSON is the document mounts --json writes.
+type mountsJSON struct {
+	Fstab      *fstabJSON      `json:"fstab"`
+	Mounts     []mountJSON     `json:"mounts"`
+	NotMounted []unmountedJSON `json:"not_mounted"`
+}
+
+type fstabJSON struct {
+	Volume string  `json:"volume"`
+	Path   string  `json:"path"`
+	Error  *string `json:"error"`
+}
+
+// mountRow is one row of mounts: a filesystem in the tree and the fstab
+// line that put it there, if any.
+type mountRow struct {
+	dir string // "/", "/boot"
+	vol *Volume
+	e   *fstabEntry
+}
+
+// mountRows returns the filesystems in the tree, sorted by mount point.
+func (s *Shell) mountRows() []mountRow {
+	var rows []mountRow
+	for _, mt := range s.ns.mounts {
+		r := mountRow{dir: "/" + strings.TrimPrefix(mt.dir, "."), vol: mt.vol}
+		if f := s.insp.fstab; f != nil {
+			for _, e := range f.entries {
+				if e.mounted && path.Clean(e.dir) == r.dir && e.vol == mt.vol {
+					r.e = e
+				}
+			}
+		}
+		rows = append(rows, r)
+	}
+	slices.SortFunc(rows, func(a, b mountRow) int { return strings.Compare(a.dir, b.dir) })
+	return rows
+}
+
+func runMounts(x *Call) error {
+	if err := x.noArgs(); err != nil {
+		return err
+	}
+	s := x.Shell
+	rows := s.mountRows()
+	f := s.insp.fstab
+	var failed []*fstabEntry
+	if f != nil {
+		for _, e := range f.entries {
+			if !e.mounted {
+				failed = append(failed, e)
+			}
+		}
+	}
+	if x.LongFlag("json") {
+		doc := mountsJSON{Mounts: []mountJSON{}, NotMounted: []unmountedJSON{}}
+		if f != nil && f.path != "" {
+			doc.Fstab = &fstabJSON{Volume: f.vol.Name, Path: f.path}
+			if f.err != nil {
+				doc.Fstab.Error = optString(reason(f.err))
+			}
+		}
+		for _, r := range rows {
+			j := mountJSON{Mountpoint: r.dir}
+			if r.vol != nil {
+				j.Volume, j.Device, j.FSType = optString(r.vol.Name), optString(devPath(r.vol)), optString(r.vol.FSType)
+				j.Label, j.UUID = optString(r.vol.Label), optString(r.vol.UUID)
+			}
+			if r.e != nil {
+				j.Source, j.Options, j.Line = optString(r.e.spec), optString(r.e.opts), r.e.line
+			}
+			doc.Mounts = append(doc.Mounts, j)
+		}
+		for _, e := range failed {
+			j := unmountedJSON{Mountpoint: e.dir, Source: e.spec, Type: e.typ, Options: optString(e.opts),
+				Line: e.line, Kind: e.kind, Reason: e.reason}
+			if v := e.vol; v != nil {
+				j.Volume, j.Device, j.VolumeFSType = optString(v.Name), optString(devPath(v)), optString(v.FSType)
+				j.Label, j.UUID = optString(v.Label), optString(v.UUID)
+			}
+			doc.NotMounted = append(doc.NotMounted, j)
+		}
+		return x.writeJSON(doc)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(x.Out, "Nothing is mounted (see lsblk and use).")
+	} else {
+		var b strings.Builder
+		b.WriteString("MOUNTPOINT\tVOLUME\tFSTYPE\tSOURCE\n")
+		for _, r := range rows {
+			name, typ, src := "-", "-", "-"
+			if r.vol != nil {
+				name, typ = r.vol.Name, r.vol.FSType
+			}
+			if r.e != nil {
+				src = r.e.spec
+			}
+			fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", r.dir, name, typ, src)
+		}
+		writeTrimmed(x.Out, s.show(tabulate(b.String())))
+	}
+	switch {
+	case f == nil || f.path == "":
+		if root := s.mountedRoot(); root != nil {
+			fmt.Fprintf(x.Out, "\n%s has no /etc/fstab.\n", root.Name)
+		}
+		return nil
+	case f.err != nil:
+		fmt.Fprintf(x.Out, "\n/etc/fstab on %s cannot be read: %s\n", f.vol.Name, reason(f.err))
+		return nil
+	case len(failed) == 0:
+		fmt.Fprintf(x.Out, "\nEvery line of /etc/fstab on %s is mounted.\n", f.vol.Name)
+		return nil
+	}
+	fmt.Fprintf(x.Out, "\nNot mounted, from /etc/fstab on %s:\n", f.vol.Name)
+	var b strings.Builder
+	b.WriteString("MOUNTPOINT\tSOURCE\tTYPE\tVOLUME\tREASON\n")
+	for _, e := range failed {
+		vol := "-"
+		if e.vol != nil {
+			vol = e.vol.Name + " (" + e.vol.identity() + ")"
+		}
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\t%s\n", e.dir, e.spec, e.typ, vol, e.reason)
+	}
+	return writeTrimmed(x.Out, s.show(tabulate(b.String())))
+}
+
+const infoHelp = "info describes what inspection found when vmsh started: for each filesystem holding an operating\n" +
+	"system's root (/etc/os-release, /usr/lib/os-release or /etc/fstab), its volume, the distribution\n" +
+	"(os-release's PRETTY_NAME, ID and VERSION_ID), the host name (/etc/hostname), the architecture\n" +
+	"(read from the ELF header of /bin/sh, symlinks followed inside the guest), its fstab and how many\n" +
+	"filesystems are mounted from it, and whether it is the root mounted at /. With several roots,\n" +
+	"vmsh mounts the first unless vmsh --root VOLUME names another; use VOLUME switches later.\n" +
+	"  --json  one JSON document: {\"inspected\", \"mounted\", \"roots\": [...]}"
+
+const mountsHelp = "mounts lists the filesystems in the tree: mount point, volume, filesystem type and the source\n" +
+	"as the guest's /etc/fstab names it (UUID=, LABEL=, /dev/mapper/..., ...). Then the lines of that\n" +
+	"fstab that were not mounted, and why: swap space, a virtual or network filesystem, a bind mount,\n" +
+	"noauto, a source not on these disks, or a filesystem vmsh does not read (named by type, label and\n" +
+	"UUID). Mount points are mounted parents first, whatever the order of the lines.\n" +
+	"  --json  one JSON document: {\"fstab\", \"mounts\": [...], \"not_mounted\": [...]}"

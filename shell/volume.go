@@ -487,6 +487,9 @@ func runLsblk(x *Call) error {
 	if len(s.disks) == 0 {
 		return errors.New("no disks")
 	}
+	if x.LongFlag("json") {
+		return x.writeJSON(s.lsblkJSON())
+	}
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 8, 1, ' ', 0)
 	if x.Flag('p') {
@@ -525,6 +528,58 @@ func runLsblk(x *Call) error {
 	}
 	tw.Flush()
 	return writeTrimmed(x.Out, buf.String())
+}
+
+// blockJSON is one device in lsblk --json, as lsblk -J describes it, with
+// sizes in bytes and null where a field has no value.
+type blockJSON struct {
+	Name        string      `json:"name"`
+	Path        string      `json:"path"`
+	Size        int64       `json:"size"`
+	Type        string      `json:"type"`
+	FSType      *string     `json:"fstype"`
+	Label       *string     `json:"label"`
+	UUID        *string     `json:"uuid"`
+	PartUUID    *string     `json:"partuuid"`
+	PartLabel   *string     `json:"partlabel"`
+	PartType    *string     `json:"parttype"`
+	Mountpoints []string    `json:"mountpoints"`
+	Children    []blockJSON `json:"children,omitempty"`
+}
+
+// lsblkJSON describes the disks as lsblk -J does: {"blockdevices": [...]},
+// partitions and logical volumes as children.
+func (s *Shell) lsblkJSON() any {
+	node := func(v *Volume, typ string) blockJSON {
+		b := blockJSON{Name: v.Name, Path: devPath(v), Size: v.Size, Type: typ,
+			FSType: optString(v.FSType), Label: optString(v.Label), UUID: optString(v.UUID),
+			PartUUID: optString(v.PartUUID), PartLabel: optString(v.PartLabel), PartType: optString(v.PartTypeID),
+			Mountpoints: s.mountpoints(v)}
+		if b.Mountpoints == nil {
+			b.Mountpoints = []string{}
+		}
+		for _, lv := range s.lvsOn(v) {
+			c := blockJSON{Name: lv.Name, Path: devPath(lv), Size: lv.Size, Type: "lvm",
+				FSType: optString(lv.FSType), Label: optString(lv.Label), UUID: optString(lv.UUID),
+				Mountpoints: s.mountpoints(lv)}
+			if c.Mountpoints == nil {
+				c.Mountpoints = []string{}
+			}
+			b.Children = append(b.Children, c)
+		}
+		return b
+	}
+	devs := []blockJSON{}
+	for _, d := range s.disks {
+		b := node(d.Self, "disk")
+		for _, p := range d.Parts {
+			b.Children = append(b.Children, node(p, "part"))
+		}
+		devs = append(devs, b)
+	}
+	return struct {
+		BlockDevices []blockJSON `json:"blockdevices"`
+	}{devs}
 }
 
 // partitionTable writes what the partition tables say of each partition,
@@ -619,6 +674,9 @@ func runDisks(x *Call) error {
 	if err := x.noArgs(); err != nil {
 		return err
 	}
+	if x.LongFlag("json") {
+		return x.disksJSON()
+	}
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE\tTABLE\tID\tSOURCE")
@@ -648,4 +706,60 @@ func runDisks(x *Call) error {
 		tw.Flush()
 	}
 	return writeTrimmed(x.Out, buf.String())
+}
+
+// diskJSON is one disk in disks --json.
+type diskJSON struct {
+	Name   string  `json:"name"`
+	Size   int64   `json:"size"`
+	Table  *string `json:"table"` // "gpt", "dos", or null
+	ID     *string `json:"id"`    // the table's disk id
+	Source string  `json:"source"`
+}
+
+// connJSON is one connection of the worker in disks --json.
+type connJSON struct {
+	ID          uint32     `json:"id"`
+	Name        string     `json:"name"`
+	Format      string     `json:"format"`
+	Size        int64      `json:"size"`
+	State       string     `json:"state"`
+	Reconnects  uint64     `json:"reconnects"`
+	Reads       uint64     `json:"reads"`
+	Bytes       uint64     `json:"bytes"`
+	Errors      uint64     `json:"errors"`
+	LastError   *string    `json:"last_error"`
+	LastErrorAt *time.Time `json:"last_error_at"`
+}
+
+// disksJSON writes {"disks": [...], "connections": [...]}.
+func (x *Call) disksJSON() error {
+	doc := struct {
+		Disks       []diskJSON `json:"disks"`
+		Connections []connJSON `json:"connections"`
+	}{Disks: []diskJSON{}, Connections: []connJSON{}}
+	for _, d := range x.Shell.disks {
+		j := diskJSON{Name: d.Name, Size: d.Size, Source: d.Source}
+		if d.Table != nil {
+			j.Table, j.ID = optString(d.Table.Scheme), optString(d.Table.DiskID)
+		}
+		doc.Disks = append(doc.Disks, j)
+	}
+	if x.Shell.ConnStatus != nil {
+		conns, err := x.Shell.ConnStatus()
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			j := connJSON{ID: c.ID, Name: c.Name, Format: c.Format, Size: c.Size, State: c.State,
+				Reconnects: c.Reconnects, Reads: c.Requests, Bytes: c.Bytes, Errors: c.Errors,
+				LastError: optString(c.LastErr)}
+			if c.LastErr != "" && !c.LastErrAt.IsZero() {
+				t := c.LastErrAt
+				j.LastErrorAt = &t
+			}
+			doc.Connections = append(doc.Connections, j)
+		}
+	}
+	return x.writeJSON(doc)
 }
