@@ -134,7 +134,7 @@ func TestLsLong(t *testing.T) {
 		"lrwxrwxrwx 1 root  root     7 Jan  2  2020 /bin -> usr/bin",
 		"crw-rw-rw- 1 root  root  1, 3 Jan  2  2020 /dev/null",
 		"-rw------- 1 alice staff    2 Jan  2  2020 /etc/a.conf",
-		"-rw-r----- 1 1001  51       2 Jan  2  2020 /etc/b.conf",
+		"-rw-r----- 1  1001    51    2 Jan  2  2020 /etc/b.conf", // numbers aligned right, as GNU ls does
 		"-rw-r--r-- 1 root  root    65 Jan  2  2020 /etc/passwd",
 		"-rwsr-xr-x 1 root  root     7 Jan  2  2020 /usr/bin/sudo",
 		"",
