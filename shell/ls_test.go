@@ -3,6 +3,7 @@ package shell
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -361,4 +362,62 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "one is a prefix of the other"
+}
+
+// TestLsJSON checks the document ls --json writes: operands that are not
+// directories under "files", each directory listed under "dirs" with its
+// entries in the order of the sort flags.
+func TestLsJSON(t *testing.T) {
+	run := func(line string) lsJSON {
+		t.Helper()
+		out, errs, status := session(t, guest(), line)
+		var doc lsJSON
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || status != 0 || errs != "" {
+			t.Fatalf("%s: %v, status %d, stderr %q\n%s", line, err, status, errs, out)
+		}
+		if strings.Count(out, "\n{") > 0 || !strings.HasPrefix(out, "{") {
+			t.Errorf("%s: not one document:\n%s", line, out)
+		}
+		return doc
+	}
+	names := func(fs []fileJSON) string {
+		var n []string
+		for _, f := range fs {
+			n = append(n, f.Name)
+		}
+		return strings.Join(n, " ")
+	}
+	doc := run("ls --json -R /etc/b.conf /home /etc/a.conf")
+	if names(doc.Files) != "a.conf b.conf" || doc.Files[0].Path != "/etc/a.conf" || doc.Files[0].User != "alice" || doc.Files[0].Size != 2 {
+		t.Errorf("files: %+v", doc.Files)
+	}
+	var dirs []string
+	for _, d := range doc.Dirs {
+		dirs = append(dirs, d.Path+": "+names(d.Entries))
+	}
+	if got, want := strings.Join(dirs, "; "), "/home: alice; /home/alice: a.txt abs ro up; /home/alice/ro: f"; got != want {
+		t.Errorf("dirs: %s, want %s", got, want)
+	}
+	if e := doc.Dirs[1].Entries[1]; e.Type != "symlink" || e.Target == nil || *e.Target != "/etc/passwd" || e.Path != "/home/alice/abs" {
+		t.Errorf("symlink: %+v", e)
+	}
+	doc = run("ls --json -a -r /etc")
+	if got := names(doc.Dirs[0].Entries); got != "passwd my file group fstab b.conf a.conf .hidden .. ." || len(doc.Files) != 0 {
+		t.Errorf("ls --json -a -r: %s, files %v", got, doc.Files)
+	}
+	if d := doc.Dirs[0].Entries[8]; d.Path != "/etc/." || d.Type != "dir" {
+		t.Errorf(". entry: %+v", d)
+	}
+	doc = run("ls --json -d /etc /tmp")
+	if names(doc.Files) != "etc tmp" || len(doc.Dirs) != 0 {
+		t.Errorf("ls --json -d: %+v", doc)
+	}
+	doc = run("ls --json -S /usr/bin")
+	if names(doc.Dirs[0].Entries) != "sudo ls" {
+		t.Errorf("ls --json -S: %s", names(doc.Dirs[0].Entries))
+	}
+	out, _, status := session(t, guest(), "ls --json /nope /tmp")
+	if status == 0 || !strings.Contains(out, `"path": "/tmp"`) {
+		t.Errorf("ls --json /nope /tmp: status %d\n%s", status, out)
+	}
 }
