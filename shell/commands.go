@@ -146,12 +146,8 @@ func init() {
 		{Name: "stat", Usage: "stat [--json] path...", Short: "show everything the inode says about files", LongFlags: []string{"json"}, Args: argPath, Run: runStat, Long: statHelp},
 		{Name: "getfattr", Usage: "getfattr [-dh] [-n name] [-m pattern] [-e text|hex|base64] path...", Short: "show extended attributes", Flags: "dhnme", Args: argPath, Run: runGetfattr, Long: getfattrHelp},
 		{Name: "getfacl", Usage: "getfacl [-n] path...", Short: "show POSIX access control lists", Flags: "n", Args: argPath, Run: runGetfacl, Long: getfaclHelp},
-		{Name: "get", Usage: "get [-f] src... [dest]", Short: "copy files and directories out of the guest", Flags: "f", Args: argPath, Run: runGet,
-			Long: "get copies guest files to the host, recursively, like cp -r. dest defaults to the local directory (lcd).\n" +
-				"A dest that does not exist becomes the copy of src (with a single src); an existing directory\n" +
-				"receives each src under its own name. Permission bits and times are kept; symlinks are\n" +
-				"recreated as symlinks and never followed; device files and fifos are skipped with a warning.\n" +
-				"Nothing is written outside dest, and an existing file is never replaced unless -f is given."},
+		{Name: "get", Usage: "get [-af] [--no-archive] [--numeric-owner] [--tar] src... [dest]", Short: "copy files and directories out of the guest",
+			Flags: "af", LongFlags: []string{"no-archive", "numeric-owner", "tar"}, Args: argPath, Run: runGet, Long: getHelp},
 		{Name: "tar", Usage: "tar [-v] [-C dir] src...", Short: "write a tar archive of guest files to standard output", Flags: "vC", Args: argPath, Run: runTar, Long: tarHelp},
 		{Name: "lcd", Usage: "lcd [dir]", Short: "change the local directory", Args: argLocalDir, Run: runLcd,
 			Long: "lcd changes the local (host) directory, with no argument to $HOME. Relative local paths are\n" +

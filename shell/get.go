@@ -5,28 +5,130 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
-	"time"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
+	"vmsh/fsread"
 	"vmsh/internal/sparse"
 )
 
-// copier copies guest files under one host directory opened as an
-// os.Root, so that no name, symlink or ".." can lead outside it.
-type copier struct {
-	x     *Call
-	force bool
-	buf   []byte
+// geteuid is os.Geteuid; tests replace it to see what a user who is not
+// root gets.
+var geteuid = os.Geteuid
 
-	files, dirs, links, skipped int
-	bytes                       int64
+// getWorkers is how many files get copies at once. The copy of one small
+// file is a handful of system calls on the host and a read of the guest,
+// which wait on the kernel and the disk worker rather than on a CPU, so a
+// few more than the CPUs keep both busy.
+var getWorkers = max(4, 2*runtime.GOMAXPROCS(0))
+
+// holeBlock is the granularity at which zeros in the data are left as
+// holes, as cp does with the usual 4 KiB block of a host filesystem.
+const holeBlock = 4096
+
+const getHelp = `get copies guest files to the host, recursively. dest defaults to the local directory (lcd).
+A dest that does not exist becomes the copy of src (with a single src); an existing directory
+receives each src under its own name; "get / dest" copies the whole tree into dest.
+  -a               archive mode, as cp -a: also keep owners (numeric uid and gid), setuid, setgid
+                   and sticky bits, hard links (as links), device files, fifos and sockets, and
+                   extended attributes with POSIX ACLs; the default when vmsh runs as root
+  --no-archive     the plain copy, also as root: permission bits and times only
+  --numeric-owner  owners are kept as the numbers the guest records, never mapped by name
+                   (the only way get keeps owners; accepted for cp and tar habits)
+  -f               replace existing files (never directories)
+  --tar            write a POSIX (pax) tar of the sources to standard output instead, as tar
+                   does, with every attribute above also for a user who is not root: no dest
+Always: modification and access times are kept (on directories too, set once their contents
+are written); symlinks are recreated as symlinks and never followed; sparse files stay sparse
+(holes are skipped, not written). Without root, owners other than your own cannot be given,
+and device files, fifos and sockets are skipped with a note (tar keeps them all). Extended
+attributes the local filesystem refuses are noted once. Each file is written under a temporary
+name (.NAME.vmsh-XXXXXXXX) in its directory and renamed when complete, so an interrupted or
+failed copy leaves no partial file under its final name. Nothing is written outside dest.
+On a terminal a progress bar shows bytes, files, rate and time left; at the end a summary
+line says what was copied.`
+
+// copier copies guest files into a host directory. The walk of the guest
+// tree runs in the calling goroutine and makes the directories; the files
+// are copied by getWorkers goroutines. Every host operation is relative to
+// an open directory and a single name checked by validName, without
+// following symlinks, so no name, symlink or ".." from the guest leads
+// outside the destination.
+type copier struct {
+	x       *Call
+	force   bool
+	archive bool
+	root    bool     // euid 0: owners, device files, trusted.* and security.*
+	euid    int      // for the owners a user who is not root can give
+	groups  []uint32 // the process's groups, likewise
+	top     *os.Root // the directory every hard link path is relative to
+	prog    *progress
+	buf     sync.Pool // *[]byte of bufSize
+
+	jobs     chan func()
+	wg       sync.WaitGroup
+	counting sync.WaitGroup // the walk that finds the totals
+
+	files, dirs, symlinks, hardlinks, specials, skipped atomic.Int64
+	bytes                                               atomic.Int64
+
+	// Walker only.
+	links map[fileID]*linkOrigin // files with more than one link, by inode
+
+	mu          sync.Mutex // guards the fields below and x.Fail / x.Warn
+	noOwner     int        // files whose owner could not be given
+	noDevices   map[string]int
+	xattrErrs   map[string]int // "user.*: operation not supported" → files
+	xattrNoRoot int            // files with trusted.* or security.* attributes not copied
+}
+
+// linkOrigin is the first copy of a file with several links; the others
+// become hard links to it once it is complete.
+type linkOrigin struct {
+	done chan struct{}
+	rel  string // its path relative to top
+	ok   bool   // written under rel; set before done is closed
+}
+
+// hostDir is a directory being filled. pending counts the walker's own
+// hold and every copy queued into it; when it drops to zero the directory
+// is complete, finish sets its mode, owner and times, and it is closed.
+type hostDir struct {
+	f       *os.File
+	host    string // the path shown in messages
+	rel     string // the path relative to top
+	parent  *hostDir
+	fresh   bool // made by this get, so empty when it started
+	pending atomic.Int64
+	finish  func()
+}
+
+func (d *hostDir) fd() int { return int(d.f.Fd()) }
+
+func (c *copier) hold(d *hostDir) { d.pending.Add(1) }
+
+// release drops one hold on d and completes every directory that is left
+// with none, up the tree.
+func (c *copier) release(d *hostDir) {
+	for d != nil && d.pending.Add(-1) == 0 {
+		if d.finish != nil {
+			d.finish()
+		}
+		d.f.Close()
+		d = d.parent
+	}
 }
 
 func runGet(x *Call) error {
@@ -37,6 +139,21 @@ func runGet(x *Call) error {
 	if len(ops) == 0 {
 		return usagef("missing source operand")
 	}
+	if x.LongFlag("tar") {
+		// The archive goes to standard output (or > file, | cmd): a
+		// dest would be ambiguous.
+		if x.Flag('f') || x.LongFlag("no-archive") {
+			return usagef("--tar writes every attribute to standard output; -f and --no-archive do not apply")
+		}
+		srcs := x.expand(ops)
+		if len(srcs) == 0 {
+			return nil
+		}
+		return x.runTarTo(x.Out, srcs)
+	}
+	if x.Flag('a') && x.LongFlag("no-archive") {
+		return usagef("-a and --no-archive contradict each other")
+	}
 	dest := "."
 	if len(ops) > 1 {
 		dest = ops[len(ops)-1].text
@@ -46,13 +163,36 @@ func runGet(x *Call) error {
 	if len(srcs) == 0 {
 		return nil
 	}
-	c := &copier{x: x, force: x.Flag('f'), buf: make([]byte, bufSize)}
+	euid := geteuid()
+	c := &copier{
+		x: x, force: x.Flag('f'), root: euid == 0, euid: euid,
+		archive: x.Flag('a') || euid == 0 && !x.LongFlag("no-archive"),
+		links:   map[fileID]*linkOrigin{},
+	}
+	c.buf.New = func() any { b := make([]byte, bufSize); return &b }
+	if c.archive && !c.root {
+		if gs, err := os.Getgroups(); err == nil {
+			for _, g := range gs {
+				c.groups = append(c.groups, uint32(g))
+			}
+		}
+		c.groups = append(c.groups, uint32(os.Getegid()))
+	}
+	c.prog = x.startProgress("get")
 	defer func() {
-		if c.files+c.dirs+c.links+c.skipped > 0 {
+		c.prog.stop()
+		c.counting.Wait()
+		c.notes()
+		if c.files.Load()+c.dirs.Load()+c.symlinks.Load()+c.hardlinks.Load()+c.specials.Load()+c.skipped.Load() > 0 {
 			fmt.Fprintln(x.Out, c.summary(dest))
 		}
 	}()
+	return c.run(dest, srcs)
+}
 
+// run copies srcs to dest, as runGet describes.
+func (c *copier) run(dest string, srcs []string) error {
+	x := c.x
 	dfi, derr := os.Stat(x.Shell.local(dest))
 	switch {
 	case derr == nil && dfi.IsDir():
@@ -61,9 +201,14 @@ func runGet(x *Call) error {
 			return err
 		}
 		defer root.Close()
+		top, err := c.openTop(root, dest)
+		if err != nil {
+			return err
+		}
+		c.start(srcs)
 		for _, src := range srcs {
 			if x.Ctx.Err() != nil {
-				return x.Ctx.Err()
+				break
 			}
 			fi, ok := c.lstatSrc(src)
 			if !ok {
@@ -72,12 +217,14 @@ func runGet(x *Call) error {
 			base := path.Base(x.Shell.abs(src))
 			if base == "/" {
 				// The whole tree: its contents go straight into dest.
-				c.copyContents(root, dest, src, 0, nil)
+				c.copyContents(top, src, 0, nil)
 				continue
 			}
-			c.copy(root, base, filepath.Join(dest, base), src, fi, 0, nil)
+			c.copy(top, base, src, fi, 0, nil)
 		}
-		return nil
+		c.release(top)
+		c.wait()
+		return x.Ctx.Err()
 	case len(srcs) > 1:
 		if derr == nil {
 			return fmt.Errorf("target %s is not a directory", dest)
@@ -110,8 +257,124 @@ func runGet(x *Call) error {
 		return fmt.Errorf("%s: %s", parent, reason(err))
 	}
 	defer root.Close()
-	c.copy(root, base, clean, src, fi, 0, nil)
-	return nil
+	top, err := c.openTop(root, parent)
+	if err != nil {
+		return err
+	}
+	c.start(srcs)
+	c.copyAs(top, base, clean, src, fi, 0, nil)
+	c.release(top)
+	c.wait()
+	return x.Ctx.Err()
+}
+
+// openTop opens the destination directory itself as the first hostDir.
+func (c *copier) openTop(root *os.Root, host string) (*hostDir, error) {
+	f, err := root.Open(".")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", host, reason(err))
+	}
+	c.top = root
+	d := &hostDir{f: f, host: host, rel: "."}
+	d.pending.Store(1)
+	return d, nil
+}
+
+// start starts the workers and, when a bar is drawn, a walk of the
+// sources that gives it totals.
+func (c *copier) start(srcs []string) {
+	c.jobs = make(chan func(), 4*getWorkers)
+	for range getWorkers {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for job := range c.jobs {
+				job()
+			}
+		}()
+	}
+	if c.prog.drawn() {
+		c.counting.Add(1)
+		go func() {
+			defer c.counting.Done()
+			c.count(srcs)
+		}()
+	}
+}
+
+// wait waits for every queued copy.
+func (c *copier) wait() {
+	close(c.jobs)
+	c.wg.Wait()
+}
+
+// queue runs job on a worker, with a hold on d until it is done.
+func (c *copier) queue(d *hostDir, job func()) {
+	c.hold(d)
+	c.jobs <- func() {
+		defer c.release(d)
+		if c.x.Ctx.Err() == nil {
+			job()
+		}
+	}
+}
+
+// count walks the sources as the copy will and gives the progress bar
+// its totals; it gives up when the copy ends first.
+func (c *copier) count(srcs []string) {
+	s := c.x.Shell
+	fsys := s.FS()
+	var bytes int64
+	files := 0
+	for _, src := range srcs {
+		fi, err := fs.Lstat(fsys, s.name(src))
+		if strings.HasSuffix(src, "/") {
+			fi, err = fs.Stat(fsys, s.name(src))
+		}
+		if err != nil {
+			continue
+		}
+		if !fi.IsDir() {
+			files++
+			if fi.Mode().IsRegular() {
+				bytes += fi.Size()
+			}
+			continue
+		}
+		stop := errors.New("stop")
+		fs.WalkDir(fsys, s.name(src), func(p string, d fs.DirEntry, err error) error {
+			if c.prog.stopped() || c.x.Ctx.Err() != nil {
+				return stop
+			}
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			files++
+			if d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil {
+					bytes += fi.Size()
+				}
+			}
+			return nil
+		})
+	}
+	if !c.prog.stopped() && c.x.Ctx.Err() == nil {
+		c.prog.setTotal(bytes, files)
+	}
+}
+
+// fail reports an error about one file; safe from any goroutine.
+func (c *copier) fail(arg string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.x.Fail(arg, err)
+}
+
+// warn prints a note; safe from any goroutine.
+func (c *copier) warn(format string, a ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.x.Warn(format, a...)
 }
 
 // lstatSrc returns what the guest path src names, without following a
@@ -124,7 +387,7 @@ func (c *copier) lstatSrc(src string) (fs.FileInfo, bool) {
 	}
 	fi, err := stat(s.FS(), s.name(src))
 	if err != nil {
-		c.x.Fail(src, err)
+		c.fail(src, err)
 		return nil, false
 	}
 	return fi, true
@@ -137,69 +400,146 @@ func validName(n string) bool {
 }
 
 // copy copies the guest file src (described by fi, not followed if a
-// symlink) to name in root. host is the host path shown in messages.
-func (c *copier) copy(root *os.Root, name, host, src string, fi fs.FileInfo, depth int, seen []fileID) {
+// symlink) into d under name.
+func (c *copier) copy(d *hostDir, name, src string, fi fs.FileInfo, depth int, seen []fileID) {
+	c.copyAs(d, name, filepath.Join(d.host, name), src, fi, depth, seen)
+}
+
+// copyAs is copy with the host path for messages given.
+func (c *copier) copyAs(d *hostDir, name, host, src string, fi fs.FileInfo, depth int, seen []fileID) {
 	x := c.x
 	if x.Ctx.Err() != nil {
 		return
 	}
 	in := inodeOf(fi)
-	switch fi.Mode().Type() {
-	case 0:
-		c.copyFile(root, name, host, src, fi, in)
-	case fs.ModeSymlink:
-		c.copySymlink(root, name, host, src, in)
-	case fs.ModeDir:
-		if depth >= maxListDepth {
-			x.Fail(src, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
-			return
+	t := fi.Mode().Type()
+	if t == fs.ModeDir {
+		c.copyDir(d, name, host, src, in, depth, seen)
+		return
+	}
+	if t != 0 && t != fs.ModeSymlink && !c.archive {
+		c.skipped.Add(1)
+		c.warn("skipping %s: %s", src, typeName(in))
+		return
+	}
+	if t != 0 && t != fs.ModeSymlink && !c.root {
+		c.mu.Lock()
+		if c.noDevices == nil {
+			c.noDevices = map[string]int{}
 		}
-		id, known := x.Shell.fileID(src, in)
-		if known && slices.Contains(seen, id) {
-			x.Fail(src, errors.New("directory cycle"))
-			return
-		}
-		created := false
-		if ofi, err := root.Lstat(name); err == nil {
-			if !ofi.IsDir() {
-				x.Fail(host, errors.New("exists and is not a directory"))
+		c.noDevices[specialKind(in)]++
+		c.mu.Unlock()
+		return
+	}
+	f := file{d: d, name: name, host: host, src: src, in: in}
+	if c.archive && in.nlink > 1 {
+		if id, ok := x.Shell.fileID(src, in); ok {
+			if o := c.links[id]; o != nil {
+				c.queue(d, func() { c.link(f, o) })
 				return
 			}
-		} else if err := root.Mkdir(name, 0o700); err != nil {
-			x.Fail(host, err)
-			return
-		} else {
-			created = true
-			c.dirs++
-		}
-		sub, err := root.OpenRoot(name)
-		if err != nil {
-			x.Fail(host, err)
+			o := &linkOrigin{done: make(chan struct{}), rel: path.Join(d.rel, name)}
+			c.links[id] = o
+			c.queue(d, func() {
+				defer close(o.done)
+				o.ok = c.copyOne(f)
+			})
 			return
 		}
-		c.copyContents(sub, host, src, depth+1, append(seen, id))
-		sub.Close()
-		if created {
-			if err := root.Chmod(name, fi.Mode().Perm()); err != nil {
-				x.Fail(host, err)
-			}
-			if err := root.Chtimes(name, atimeOf(in), in.mtime); err != nil {
-				x.Fail(host, err)
-			}
-		}
-	default:
-		c.skipped++
-		x.Warn("skipping %s: %s", src, typeName(in))
 	}
+	c.queue(d, func() { c.copyOne(f) })
 }
 
-// copyContents copies the entries of guest directory src into root.
-func (c *copier) copyContents(root *os.Root, host, src string, depth int, seen []fileID) {
+// specialKind names the kind of a special file for the note about those
+// skipped.
+func specialKind(in inode) string {
+	switch in.mode & sIFMT {
+	case sIFCHR, sIFBLK:
+		return "device file"
+	case sIFIFO:
+		return "fifo"
+	}
+	return "socket"
+}
+
+// file is one non-directory to copy.
+type file struct {
+	d          *hostDir
+	name, host string
+	src        string
+	in         inode
+}
+
+// copyOne copies a file, symlink or special file and reports whether it
+// now exists under its name.
+func (c *copier) copyOne(f file) bool {
+	var ok bool
+	switch f.in.mode & sIFMT {
+	case sIFREG:
+		ok = c.copyFile(f)
+	case sIFLNK:
+		ok = c.copySymlink(f)
+	default:
+		ok = c.copySpecial(f)
+	}
+	if ok {
+		c.prog.fileDone()
+	}
+	return ok
+}
+
+// copyDir makes the directory name in d and copies the guest directory
+// src into it. Its mode, owner, attributes and times are set when all of
+// its contents are written, so that a read-only mode does not stop the
+// copy and writing the contents does not change the times.
+func (c *copier) copyDir(d *hostDir, name, host, src string, in inode, depth int, seen []fileID) {
+	x := c.x
+	if depth >= maxListDepth {
+		c.fail(src, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
+		return
+	}
+	id, known := x.Shell.fileID(src, in)
+	if known && slices.Contains(seen, id) {
+		c.fail(src, errors.New("directory cycle"))
+		return
+	}
+	fresh := true
+	if err := unix.Mkdirat(d.fd(), name, 0o700); err != nil {
+		var st unix.Stat_t
+		if !errors.Is(err, unix.EEXIST) {
+			c.fail(host, err)
+			return
+		}
+		if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			c.fail(host, errors.New("exists and is not a directory"))
+			return
+		}
+		fresh = false
+	}
+	fd, err := unix.Openat(d.fd(), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		c.fail(host, &fs.PathError{Op: "open", Path: host, Err: err})
+		return
+	}
+	sub := &hostDir{f: os.NewFile(uintptr(fd), host), host: host, rel: path.Join(d.rel, name), parent: d, fresh: fresh}
+	sub.pending.Store(1)
+	c.hold(d)
+	if fresh {
+		c.dirs.Add(1)
+		xs := c.xattrs(src)
+		sub.finish = func() { c.setDirMeta(sub, src, in, xs) }
+	}
+	c.copyContents(sub, src, depth+1, append(seen, id))
+	c.release(sub)
+}
+
+// copyContents copies the entries of guest directory src into d.
+func (c *copier) copyContents(d *hostDir, src string, depth int, seen []fileID) {
 	x := c.x
 	s := x.Shell
 	ents, err := fs.ReadDir(s.FS(), s.name(src))
 	if err != nil {
-		x.Fail(src, err)
+		c.fail(src, err)
 		return
 	}
 	for _, e := range ents {
@@ -208,73 +548,160 @@ func (c *copier) copyContents(root *os.Root, host, src string, depth int, seen [
 		}
 		child := path.Join(src, e.Name())
 		if !validName(e.Name()) {
-			x.Fail(child, fmt.Errorf("refusing to copy a file named %q", e.Name()))
+			c.fail(child, fmt.Errorf("refusing to copy a file named %q", e.Name()))
 			continue
 		}
 		fi, err := e.Info()
 		if err != nil {
-			x.Fail(child, err)
+			c.fail(child, err)
 			continue
 		}
-		c.copy(root, e.Name(), filepath.Join(host, e.Name()), child, fi, depth, seen)
+		c.copy(d, e.Name(), child, fi, depth, seen)
 	}
 }
 
-func (c *copier) copySymlink(root *os.Root, name, host, src string, in inode) {
-	x := c.x
-	target, err := fs.ReadLink(x.Shell.FS(), x.Shell.name(src))
-	if err != nil {
-		x.Fail(src, err)
-		return
+// setDirMeta gives a finished directory the guest's attributes.
+func (c *copier) setDirMeta(d *hostDir, src string, in inode, xs []fsread.Xattr) {
+	fd := d.fd()
+	mode := c.setOwner(fd, "", in, d.host)
+	c.setXattrs(fd, "", xs, d.host)
+	if err := unix.Fchmod(fd, mode); err != nil {
+		c.fail(d.host, &fs.PathError{Op: "chmod", Path: d.host, Err: err})
 	}
-	if strings.ContainsRune(target, 0) {
-		x.Fail(src, errors.New("symlink target contains a NUL byte"))
-		return
-	}
-	if ofi, err := root.Lstat(name); err == nil {
-		if !c.force || ofi.IsDir() {
-			x.Fail(host, existsErr(ofi, c.force))
-			return
-		}
-		if err := root.Remove(name); err != nil {
-			x.Fail(host, err)
-			return
-		}
-	}
-	if err := root.Symlink(target, name); err != nil {
-		x.Fail(host, err)
-		return
-	}
-	c.links++
-	if err := lchtimes(root, name, atimeOf(in), in.mtime); err != nil {
-		x.Fail(host, err)
+	if err := unix.UtimesNanoAt(fd, "", times(in), unix.AT_EMPTY_PATH); err != nil {
+		c.fail(d.host, &fs.PathError{Op: "utimes", Path: d.host, Err: err})
 	}
 }
 
-// lchtimes sets the times of the symlink name in root itself, as cp -a
-// does; os.Root has no call for it, so it goes through the directory's
-// descriptor with AT_SYMLINK_NOFOLLOW, which can neither follow the link
-// nor leave root.
-func lchtimes(root *os.Root, name string, atime, mtime time.Time) error {
-	dir, err := root.Open(filepath.Dir(name))
-	if err != nil {
-		return err
+// times are the access and modification times to give a copy: the
+// guest's, with the modification time as access time when the guest
+// records none. Not UnixNano: ext4 times reach the year 2446, past int64
+// nanoseconds.
+func times(in inode) []unix.Timespec {
+	atime := in.atime
+	if atime.IsZero() {
+		atime = in.mtime
 	}
-	defer dir.Close()
-	// Not UnixNano: ext4 times reach the year 2446, past int64 nanoseconds.
-	ts := []unix.Timespec{
+	return []unix.Timespec{
 		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
-		{Sec: mtime.Unix(), Nsec: int64(mtime.Nanosecond())},
+		{Sec: in.mtime.Unix(), Nsec: int64(in.mtime.Nanosecond())},
 	}
-	if err := unix.UtimesNanoAt(int(dir.Fd()), filepath.Base(name), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &fs.PathError{Op: "lchtimes", Path: name, Err: err}
-	}
-	return nil
 }
 
-func existsErr(fi fs.FileInfo, force bool) error {
+// setOwner gives the file (fd, or name in directory fd when name is not
+// "") the guest's owner in archive mode, and returns the mode to set
+// after it: all of the guest's mode bits, less setuid and setgid when the
+// owner could not be given, as cp does; without archive mode the
+// permission bits only.
+func (c *copier) setOwner(fd int, name string, in inode, host string) uint32 {
+	if !c.archive {
+		return in.mode & 0o777
+	}
+	mode := in.mode & 0o7777
+	uid, gid := int(in.uid), int(in.gid)
+	if !c.root {
+		// Only root may give a file away; a user may choose among his
+		// own groups.
+		if uid != c.euid || !slices.Contains(c.groups, in.gid) {
+			c.mu.Lock()
+			c.noOwner++
+			c.mu.Unlock()
+			return mode &^ (sISUID | sISGID)
+		}
+		uid = -1
+	}
+	var err error
+	if name == "" {
+		err = unix.Fchown(fd, uid, gid)
+	} else {
+		err = unix.Fchownat(fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		c.fail(host, &fs.PathError{Op: "chown", Path: host, Err: err})
+		return mode &^ (sISUID | sISGID)
+	}
+	return mode
+}
+
+// xattrs returns the guest file's extended attributes in archive mode.
+func (c *copier) xattrs(src string) []fsread.Xattr {
+	if !c.archive {
+		return nil
+	}
+	xs, err := c.x.Shell.xattrsOf(c.x.Shell.name(src), false)
+	if err != nil {
+		c.fail(src, err)
+		return nil
+	}
+	return xs
+}
+
+// setXattrs sets attributes on the file fd, or on name in the directory
+// fd when name is not "" (a symlink or special file, which cannot be
+// opened for writing). Attributes the host refuses are counted for one
+// note at the end rather than reported file by file; trusted.* and
+// security.* need root.
+func (c *copier) setXattrs(fd int, name string, xs []fsread.Xattr, host string) {
+	skipped := false
+	for _, a := range xs {
+		if !c.root && (strings.HasPrefix(a.Name, "trusted.") || strings.HasPrefix(a.Name, "security.")) {
+			skipped = true
+			continue
+		}
+		var err error
+		if name == "" {
+			err = unix.Fsetxattr(fd, a.Name, a.Value, 0)
+		} else {
+			// No *at call for attributes: name the file through the
+			// directory's descriptor, without following it.
+			err = unix.Lsetxattr("/proc/self/fd/"+strconv.Itoa(fd)+"/"+name, a.Name, a.Value, 0)
+		}
+		if err != nil {
+			ns, _, _ := strings.Cut(a.Name, ".")
+			c.mu.Lock()
+			if c.xattrErrs == nil {
+				c.xattrErrs = map[string]int{}
+			}
+			c.xattrErrs[ns+".*: "+reason(err)]++
+			c.mu.Unlock()
+		}
+	}
+	if skipped {
+		c.mu.Lock()
+		c.xattrNoRoot++
+		c.mu.Unlock()
+	}
+}
+
+// tempName returns a name for the copy of name while it is written: hidden,
+// beside it, and unlikely to exist.
+func tempName(name string) string {
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	suffix := ".vmsh-" + hex.EncodeToString(rnd[:])
+	if len(name)+1+len(suffix) > 255 {
+		return suffix + ".tmp"
+	}
+	return "." + name + suffix
+}
+
+// exists returns the error for a copy whose name is taken in d: nil if
+// the name is free, fs.ErrExist if it is taken and -f allows replacing
+// what is there.
+func (c *copier) exists(f file) error {
+	if f.d.fresh {
+		return nil // nothing was there when get began
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(f.d.fd(), f.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil
+	}
+	return existsErr(st.Mode&unix.S_IFMT == unix.S_IFDIR, c.force)
+}
+
+func existsErr(dir, force bool) error {
 	switch {
-	case fi.IsDir():
+	case dir:
 		return errors.New("exists and is a directory")
 	case !force:
 		return errors.New("file exists (use get -f to replace it)")
@@ -282,74 +709,384 @@ func existsErr(fi fs.FileInfo, force bool) error {
 	return fs.ErrExist
 }
 
-// copyFile copies a regular file. A new file is created exclusively; with
-// -f an existing one is replaced by writing a temporary file beside it and
-// renaming it over, so the old file is never left half written and a
-// symlink in its place is replaced, not followed.
-func (c *copier) copyFile(root *os.Root, name, host, src string, fi fs.FileInfo, in inode) {
-	x := c.x
-	final := name
-	if ofi, err := root.Lstat(name); err == nil {
-		if !c.force || ofi.IsDir() {
-			x.Fail(host, existsErr(ofi, c.force))
-			return
+// place renames the finished temporary tmp to f's name: over what is
+// there with -f, else only if the name is still free.
+func (c *copier) place(f file, tmp string) error {
+	fd := f.d.fd()
+	if c.force {
+		err := unix.Renameat(fd, tmp, fd, f.name)
+		if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+			return existsErr(true, true)
 		}
-		var rnd [6]byte
-		rand.Read(rnd[:])
-		name = ".vmsh-" + hex.EncodeToString(rnd[:]) + ".tmp"
+		return err
 	}
-	r, err := x.Shell.FS().Open(x.Shell.name(src))
+	err := unix.Renameat2(fd, tmp, fd, f.name, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// A filesystem without RENAME_NOREPLACE: check, then rename.
+		if err := c.exists(file{d: &hostDir{f: f.d.f}, name: f.name}); err != nil {
+			return err
+		}
+		err = unix.Renameat(fd, tmp, fd, f.name)
+	}
+	if errors.Is(err, unix.EEXIST) {
+		var st unix.Stat_t
+		unix.Fstatat(fd, f.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		return existsErr(st.Mode&unix.S_IFMT == unix.S_IFDIR, false)
+	}
+	return err
+}
+
+// copyFile copies a regular file: into a temporary name beside its own,
+// renamed when complete and removed on failure or interruption.
+func (c *copier) copyFile(f file) bool {
+	x := c.x
+	if err := c.exists(f); err != nil && !errors.Is(err, fs.ErrExist) {
+		c.fail(f.host, err)
+		return false
+	}
+	r, err := x.Shell.FS().Open(x.Shell.name(f.src))
 	if err != nil {
-		x.Fail(src, err)
-		return
+		c.fail(f.src, err)
+		return false
 	}
 	defer r.Close()
-	w, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	xs := c.xattrs(f.src)
+	tmp := tempName(f.name)
+	dfd := f.d.fd()
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		x.Fail(host, err)
-		return
+		c.fail(f.host, &fs.PathError{Op: "open", Path: f.host, Err: err})
+		return false
 	}
-	n, err := sparse.Copy(w, ctxReader{x.Ctx, r}, c.buf)
-	c.bytes += n
+	w := os.NewFile(uintptr(fd), f.host)
+	n, err := c.copyData(w, r, f)
+	c.bytes.Add(n)
 	if err == nil {
-		err = w.Chmod(fi.Mode().Perm())
+		mode := c.setOwner(fd, "", f.in, f.host)
+		c.setXattrs(fd, "", xs, f.host)
+		if err = unix.Fchmod(fd, mode); err != nil {
+			err = &fs.PathError{Op: "chmod", Path: f.host, Err: err}
+		}
+	}
+	if err == nil {
+		if err = unix.UtimesNanoAt(fd, "", times(f.in), unix.AT_EMPTY_PATH); err != nil {
+			err = &fs.PathError{Op: "utimes", Path: f.host, Err: err}
+		}
 	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = root.Chtimes(name, atimeOf(in), in.mtime)
-	}
-	if err == nil && name != final {
-		err = root.Rename(name, final)
+		err = c.place(f, tmp)
 	}
 	if err != nil {
-		root.Remove(name)
-		if x.Ctx.Err() != nil {
-			return
+		unix.Unlinkat(dfd, tmp, 0)
+		if x.Ctx.Err() == nil {
+			c.fail(f.host, err)
 		}
-		x.Fail(host, err)
-		return
+		return false
 	}
-	c.files++
+	c.files.Add(1)
+	return true
 }
 
-// atimeOf is the access time to give a copy: the guest's, or its
-// modification time when the guest records none.
-func atimeOf(in inode) time.Time {
-	if in.atime.IsZero() {
-		return in.mtime
+// copyData writes the contents of r to w. The holes of a guest file that
+// can tell where its data lies are skipped without reading them; in the
+// data, and in any file that cannot tell, blocks of zeros are skipped
+// too, so the copy takes no more room than cp --sparse=auto's.
+func (c *copier) copyData(w *os.File, r fs.File, f file) (int64, error) {
+	bp := c.buf.Get().(*[]byte)
+	defer c.buf.Put(bp)
+	buf := *bp
+	ctx := c.x.Ctx
+	rf, ok := r.(fsread.RegionFile)
+	ra, isRA := r.(io.ReaderAt)
+	if !ok || !isRA {
+		n, err := sparse.Copy(w, countingReader{ctxReader{ctx, r}, c.prog}, buf)
+		return n, err
 	}
-	return in.atime
+	size := f.in.size
+	var off, written int64 // written: the end of the last data written
+	for off < size {
+		end, data, err := rf.Region(off)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return off, err
+		}
+		if end <= off {
+			return off, fmt.Errorf("block map gives no progress at offset %d", off)
+		}
+		if !data {
+			c.prog.add(end - off)
+			off = end
+			continue
+		}
+		for off < end {
+			if err := ctx.Err(); err != nil {
+				return off, err
+			}
+			n := int(min(int64(len(buf)), end-off))
+			m, err := ra.ReadAt(buf[:n], off)
+			if m < n {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return off, err
+			}
+			if e, err := writeNonZero(w, buf[:n], off); err != nil {
+				return off, err
+			} else if e > 0 {
+				written = e
+			}
+			off += int64(n)
+			c.prog.add(int64(n))
+		}
+	}
+	if written < size {
+		if err := w.Truncate(size); err != nil {
+			return off, err
+		}
+	}
+	return size, nil
+}
+
+// writeNonZero writes b at off, leaving out the holeBlock-aligned blocks
+// that are all zeros, and returns where the last write ended (0 if none).
+func writeNonZero(w *os.File, b []byte, off int64) (int64, error) {
+	var end int64
+	start := -1 // start in b of the pending write
+	flush := func(i int) error {
+		if start < 0 {
+			return nil
+		}
+		_, err := w.WriteAt(b[start:i], off+int64(start))
+		end = off + int64(i)
+		start = -1
+		return err
+	}
+	for i := 0; i < len(b); {
+		// Blocks are aligned to the file, not to b.
+		j := min(len(b), i+holeBlock-int((off+int64(i))%holeBlock))
+		if blockIsZero(b[i:j]) {
+			if err := flush(i); err != nil {
+				return end, err
+			}
+		} else if start < 0 {
+			start = i
+		}
+		i = j
+	}
+	return end, flush(len(b))
+}
+
+func blockIsZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// countingReader adds what it reads to the progress.
+type countingReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (r countingReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	r.p.add(int64(n))
+	return n, err
+}
+
+// copySymlink recreates a symlink, with the owner, attributes and times
+// of the link itself in archive mode.
+func (c *copier) copySymlink(f file) bool {
+	x := c.x
+	target, err := fs.ReadLink(x.Shell.FS(), x.Shell.name(f.src))
+	if err != nil {
+		c.fail(f.src, err)
+		return false
+	}
+	if strings.ContainsRune(target, 0) {
+		c.fail(f.src, errors.New("symlink target contains a NUL byte"))
+		return false
+	}
+	xs := c.xattrs(f.src)
+	ok := c.makeNode(f, func(dfd int, name string) error { return unix.Symlinkat(target, dfd, name) }, func(dfd int, name string) error {
+		c.setOwner(dfd, name, f.in, f.host) // a symlink's mode means nothing
+		c.setXattrs(dfd, name, xs, f.host)
+		return nil
+	})
+	if ok {
+		c.symlinks.Add(1)
+	}
+	return ok
+}
+
+// copySpecial makes a device file, fifo or socket (root, archive mode).
+func (c *copier) copySpecial(f file) bool {
+	xs := c.xattrs(f.src)
+	mode := f.in.mode & sIFMT
+	dev := int(unix.Mkdev(f.in.major, f.in.minor))
+	ok := c.makeNode(f, func(dfd int, name string) error { return unix.Mknodat(dfd, name, mode|0o600, dev) }, func(dfd int, name string) error {
+		m := c.setOwner(dfd, name, f.in, f.host)
+		c.setXattrs(dfd, name, xs, f.host)
+		// The node was made here just now; no symlink can stand in its
+		// place in a directory only this user can write to.
+		if err := unix.Fchmodat(dfd, name, m, 0); err != nil {
+			return &fs.PathError{Op: "chmod", Path: f.host, Err: err}
+		}
+		return nil
+	})
+	if ok {
+		c.specials.Add(1)
+	}
+	return ok
+}
+
+// makeNode makes a file that has no contents (symlink, special file)
+// with mk, then sets its attributes with meta and its times. It is made
+// under its own name, or with -f under a temporary one renamed over what
+// is there.
+func (c *copier) makeNode(f file, mk, meta func(dfd int, name string) error) bool {
+	if err := c.exists(f); err != nil && !errors.Is(err, fs.ErrExist) {
+		c.fail(f.host, err)
+		return false
+	}
+	dfd := f.d.fd()
+	name := f.name
+	if !f.d.fresh && c.force {
+		name = tempName(f.name)
+	}
+	if err := mk(dfd, name); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			err = existsErr(false, false)
+		}
+		c.fail(f.host, err)
+		return false
+	}
+	err := meta(dfd, name)
+	if err == nil {
+		if err = unix.UtimesNanoAt(dfd, name, times(f.in), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			err = &fs.PathError{Op: "utimes", Path: f.host, Err: err}
+		}
+	}
+	if err == nil && name != f.name {
+		err = c.place(f, name)
+	}
+	if err != nil {
+		unix.Unlinkat(dfd, name, 0)
+		c.fail(f.host, err)
+		return false
+	}
+	return true
+}
+
+// link makes f a hard link to the first copy of its inode, once that is
+// complete; if that copy failed, f is copied on its own.
+func (c *copier) link(f file, o *linkOrigin) {
+	select {
+	case <-o.done:
+	case <-c.x.Ctx.Done():
+		return
+	}
+	if !o.ok {
+		c.copyOne(f)
+		return
+	}
+	dir, err := c.top.Open(path.Dir(o.rel))
+	if err != nil {
+		c.fail(f.host, err)
+		return
+	}
+	defer dir.Close()
+	if err := c.exists(f); err != nil && !errors.Is(err, fs.ErrExist) {
+		c.fail(f.host, err)
+		return
+	}
+	dfd := f.d.fd()
+	name := f.name
+	if !f.d.fresh && c.force {
+		name = tempName(f.name)
+	}
+	err = unix.Linkat(int(dir.Fd()), path.Base(o.rel), dfd, name, 0)
+	if errors.Is(err, unix.EEXIST) {
+		err = existsErr(false, false)
+	}
+	if err == nil && name != f.name {
+		if err = c.place(f, name); err != nil {
+			unix.Unlinkat(dfd, name, 0)
+		}
+	}
+	if err != nil {
+		c.fail(f.host, err)
+		return
+	}
+	c.hardlinks.Add(1)
+	c.prog.fileDone()
+}
+
+// notes prints, once each, what archive mode could not keep.
+func (c *copier) notes() {
+	x := c.x
+	if len(c.noDevices) > 0 {
+		kinds := []string{"device file", "fifo", "socket"}
+		var parts []string
+		for _, k := range kinds {
+			if n := c.noDevices[k]; n > 0 {
+				parts = append(parts, plural(n, k))
+			}
+		}
+		x.Warn("skipped %s (run as root to create them)", joinAnd(parts))
+	}
+	if c.noOwner > 0 {
+		x.Warn("owners not kept for %s (run as root to keep them, or use tar)", plural(c.noOwner, "file"))
+	}
+	if c.xattrNoRoot > 0 {
+		x.Warn("trusted.* and security.* attributes not copied for %s (run as root to copy them)", plural(c.xattrNoRoot, "file"))
+	}
+	keys := make([]string, 0, len(c.xattrErrs))
+	for k := range c.xattrErrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ns, why, _ := strings.Cut(k, ": ")
+		x.Warn("could not set %s extended attributes on %s: %s", ns, plural(c.xattrErrs[k], "file"), why)
+	}
+}
+
+// joinAnd joins words as a list in a sentence: "a", "a and b", "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) <= 1 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // summary is the line printed after a get.
 func (c *copier) summary(dest string) string {
-	s := fmt.Sprintf("copied %s, %s, %s, %s to %s",
-		plural(c.files, "file"), plural(c.dirs, "directory"), plural(c.links, "symlink"),
-		plural(int(c.bytes), "byte"), dest)
-	if c.skipped > 0 {
-		s += fmt.Sprintf(" (skipped %d special)", c.skipped)
+	s := fmt.Sprintf("copied %s, %s, %s", plural(int(c.files.Load()), "file"), plural(int(c.dirs.Load()), "directory"),
+		plural(int(c.symlinks.Load()), "symlink"))
+	if n := c.hardlinks.Load(); n > 0 {
+		s += ", " + plural(int(n), "hard link")
+	}
+	if n := c.specials.Load(); n > 0 {
+		s += ", " + plural(int(n), "special file")
+	}
+	s += fmt.Sprintf(", %s to %s", plural(int(c.bytes.Load()), "byte"), dest)
+	if n := c.skipped.Load(); n > 0 {
+		s += fmt.Sprintf(" (skipped %d special)", n)
 	}
 	return s
 }

@@ -81,6 +81,22 @@ func (x *Call) startProgress(name string) *progress {
 	return p
 }
 
+// drawn reports whether a bar is drawn, so that totals are worth finding.
+func (p *progress) drawn() bool { return p != nil && p.w != nil }
+
+// stopped reports whether stop has been called.
+func (p *progress) stopped() bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.quit:
+		return true
+	default:
+		return false
+	}
+}
+
 // setTotal gives the number of bytes and files the copy will make, once
 // known; until then the bar shows no percentage or ETA.
 func (p *progress) setTotal(bytes int64, files int) {
