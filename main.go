@@ -40,8 +40,10 @@ var version = ""
 const usage = `usage: vmsh [-c "command; command..."] [disk...]
 
 vmsh opens a virtual machine's disks (read-only) and lets you browse and copy
-out their files: ls, cd, cat, stat, get, lsblk, use. With no disk it opens a
-small sample guest disk built into vmsh.
+out their files: ls, cd, cat, stat, get, lsblk, use. At start it inspects the
+disks: it finds the guest's root filesystem (info says what system it holds)
+and mounts the filesystems its /etc/fstab names where they belong (mounts
+shows them). With no disk it opens a small sample guest disk built into vmsh.
 
 A disk is an image file (raw, qcow2 or VMDK, told apart by their magic), a
 block device, or an NBD export: nbd://host[:port][/export], nbds://... (TLS),
@@ -64,6 +66,11 @@ nbd+unix:///export?socket=PATH, nbds+unix://...
   --strict           treat metadata checksum mismatches as errors, not warnings
   --no-replay        show filesystems as they are on disk, without replaying
                      their journals
+  --root VOLUME      mount this volume at / (and the rest of its /etc/fstab)
+                     instead of the first operating system inspection finds;
+                     named as use names it: sda2, vg0/root, LABEL=root, ...
+  --no-inspect       look for no operating system and mount nothing; mount a
+                     volume with use VOLUME
   -h, --help         show this help
   --version          show the version
 
@@ -108,6 +115,8 @@ type options struct {
 	strict     bool
 	noReplay   bool
 	errExit    bool
+	root       string
+	noInspect  bool
 	disks      []string
 	transport  transport.Options
 }
@@ -142,6 +151,8 @@ func parseArgs(args []string) (options, error) {
 			o.strict = true
 		case a == "--no-replay":
 			o.noReplay = true
+		case a == "--no-inspect":
+			o.noInspect = true
 		case a == "--tls-insecure":
 			o.transport.TLSInsecure = true
 		case valueFlags[flagName(a)] != nil:
@@ -182,6 +193,13 @@ var valueFlags = map[string]func(o *options, v string) error{
 		return nil
 	},
 	"--snapshot": func(o *options, v string) error { o.transport.Snapshot = v; return nil },
+	"--root": func(o *options, v string) error {
+		if v == "" {
+			return errors.New("names no volume")
+		}
+		o.root = v
+		return nil
+	},
 	"--timeout": func(o *options, v string) error {
 		d, err := time.ParseDuration(v)
 		if err == nil && d <= 0 {
@@ -301,7 +319,10 @@ func run(args []string) int {
 		}
 		s.AddDisk(name, d, d.Size())
 	}
-	s.MountGuest()
+	if _, err := s.MountGuestWith(shell.GuestOptions{Root: o.root, NoInspect: o.noInspect}); err != nil {
+		fmt.Fprintf(os.Stderr, "vmsh: --root: %v\n", err)
+		return 1
+	}
 
 	if o.hasCommand {
 		return s.RunScript(o.command)

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -399,7 +400,9 @@ func children(pid int) []int {
 // TestWorkerRestart kills the worker between two commands: the shell says
 // so once and the next command works.
 func TestWorkerRestart(t *testing.T) {
-	cmd := exec.Command(vmshBinary(t))
+	// Without inspection, which reads more of the small sample disk than
+	// the two files below leave room for in the cache.
+	cmd := exec.Command(vmshBinary(t), "--no-inspect")
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	in, _ := cmd.StdinPipe()
@@ -423,7 +426,7 @@ func TestWorkerRestart(t *testing.T) {
 			return ""
 		}
 	}
-	fmt.Fprintln(in, "cat /etc/hostname")
+	fmt.Fprintln(in, "use sda2; cat /etc/hostname")
 	if l := readLine(); l != "sample\n" {
 		t.Fatalf("first command: %q", l)
 	}
@@ -523,5 +526,403 @@ func TestLsblkPartitions(t *testing.T) {
 				t.Errorf("lsblk -p lists %d partitions, sfdisk %v:\n%s", len(rows), want, r.stdout)
 			}
 		})
+	}
+}
+
+// decodeJSON parses the one JSON document a --json command printed.
+func decodeJSON(t *testing.T, r result, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("%v\n%s%s", err, r.stdout, r.stderr)
+	}
+	if dec.More() {
+		t.Fatalf("more than one JSON document:\n%s", r.stdout)
+	}
+}
+
+// listedSHA returns the sha256 a kernel listing in testdata gives a file.
+func listedSHA(t *testing.T, listing, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", listing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Split(l, "\t"); len(f) == 11 && f[0] == file {
+			return f[10]
+		}
+	}
+	t.Fatalf("%s does not list %s", listing, file)
+	return ""
+}
+
+// blkidOf reads testdata/NAME.blkid, blkid's probe of every volume of a
+// fixture, keyed by the name lsblk gives the volume: sda1, vg-lv.
+func blkidOf(t *testing.T, name string) map[string][3]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name+".blkid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][3]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Split(l, "\t")
+		if strings.HasPrefix(l, "#") || len(f) != 4 {
+			continue
+		}
+		vol := f[0]
+		if vg, lv, ok := strings.Cut(vol, "/"); ok {
+			vol = strings.ReplaceAll(vg, "-", "--") + "-" + strings.ReplaceAll(lv, "-", "--")
+		}
+		for i := 1; i < 4; i++ {
+			if f[i] == "-" {
+				f[i] = ""
+			}
+		}
+		out[vol] = [3]string{f[1], f[2], f[3]}
+	}
+	return out
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+type infoDoc struct {
+	Inspected bool    `json:"inspected"`
+	Mounted   *string `json:"mounted"`
+	Roots     []struct {
+		Volume, Device, FSType string
+		Label, UUID            *string
+		Mounted                bool
+		OSRelease              *string `json:"os_release"`
+		ID, Name               *string
+		VersionID              *string `json:"version_id"`
+		Version                *string
+		PrettyName             *string `json:"pretty_name"`
+		Hostname, Arch         *string
+		ArchFrom               *string `json:"arch_from"`
+		Fstab                  *string
+		FstabEntries           int `json:"fstab_entries"`
+		Mounts                 int
+	} `json:"roots"`
+}
+
+type mountsDoc struct {
+	Fstab *struct {
+		Volume, Path string
+		Error        *string
+	} `json:"fstab"`
+	Mounts []struct {
+		Mountpoint                   string
+		Volume, Device, FSType       *string
+		Label, UUID, Source, Options *string
+		Line                         int
+	} `json:"mounts"`
+	NotMounted []struct {
+		Mountpoint, Source, Type string
+		Options                  *string
+		Line                     int
+		Kind, Reason             string
+		Volume, Device           *string
+		VolumeFSType             *string `json:"volume_fstype"`
+		Label, UUID              *string
+	} `json:"not_mounted"`
+}
+
+// TestInspectGuest opens the guest fixture as a person would: inspection
+// finds Ubuntu on the root LV, the fstab assembles /, /boot, /var and
+// /home from a partition and three LVs named four ways, and says why the
+// rest is not mounted.
+func TestInspectGuest(t *testing.T) {
+	img := fixture(t, "guest")
+	ids := blkidOf(t, "guest")
+
+	r := vmsh(t, "", "", "-c", "cat /var/log/syslog", img)
+	if r.status != 0 || sha256hex(r.stdout) != listedSHA(t, "guest-ubuntu--vg-var.expect", "log/syslog") {
+		t.Errorf("cat /var/log/syslog through the fstab: status %d, %d bytes, stderr %q", r.status, len(r.stdout), r.stderr)
+	}
+	wantErr := "vmsh: / is ubuntu--vg-root (ext4, label root)\nvmsh: fstab: /boot/efi (sda1) not mounted: vfat: not supported\n"
+	if r.stderr != wantErr {
+		t.Errorf("stderr %q, want %q", r.stderr, wantErr)
+	}
+	if r := vmsh(t, "", "", "-c", "ls /boot; cat /home/alice/notes.txt", img); r.status != 0 ||
+		!strings.Contains(r.stdout, "vmlinuz-6.8.0-41-generic\n") || !strings.HasSuffix(r.stdout, "Things to do: back up the photos\n") {
+		t.Errorf("/boot and /home: %+v", r)
+	}
+
+	r = vmsh(t, "", "", "-c", "info", img)
+	for _, want := range []string{
+		"Root:          ubuntu--vg-root (mounted at /)\n",
+		"Distribution:  Ubuntu 24.04.1 LTS\n", "ID:            ubuntu\n", "Version:       24.04\n",
+		"Hostname:      guest\n", "Architecture:  x86_64 (from /usr/bin/dash)\n",
+		"Fstab:         /etc/fstab, 8 entries; 4 filesystems mounted (see mounts)\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("info lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var info infoDoc
+	decodeJSON(t, vmsh(t, "", "", "-c", "info --json", img), &info)
+	if len(info.Roots) != 1 {
+		t.Fatalf("info --json: %+v", info)
+	}
+	root := info.Roots[0]
+	if !info.Inspected || str(info.Mounted) != "ubuntu--vg-root" || root.Volume != "ubuntu--vg-root" || !root.Mounted ||
+		root.Device != "/dev/mapper/ubuntu--vg-root" || str(root.PrettyName) != "Ubuntu 24.04.1 LTS" || str(root.ID) != "ubuntu" ||
+		str(root.Name) != "Ubuntu" || str(root.VersionID) != "24.04" || str(root.Version) != "24.04.1 LTS (Noble Numbat)" ||
+		str(root.Hostname) != "guest" || str(root.Arch) != "x86_64" || str(root.ArchFrom) != "/usr/bin/dash" ||
+		str(root.OSRelease) != "/etc/os-release" || str(root.Fstab) != "/etc/fstab" || root.FstabEntries != 8 || root.Mounts != 4 ||
+		str(root.UUID) != ids["ubuntu--vg-root"][2] {
+		t.Errorf("info --json: %+v", root)
+	}
+
+	// Every line of the guest's fstab is either mounted, with the volume
+	// blkid finds under its source, or reported with a reason.
+	fstab := vmsh(t, "", "", "-c", "cat /etc/fstab", img).stdout
+	var m mountsDoc
+	decodeJSON(t, vmsh(t, "", "", "-c", "mounts --json", img), &m)
+	if m.Fstab == nil || m.Fstab.Volume != "ubuntu--vg-root" || m.Fstab.Path != "/etc/fstab" || m.Fstab.Error != nil {
+		t.Errorf("mounts --json fstab: %+v", m.Fstab)
+	}
+	mounted := map[string]string{}
+	for _, mt := range m.Mounts {
+		vol := str(mt.Volume)
+		mounted[mt.Mountpoint] = vol
+		id := ids[vol]
+		if str(mt.FSType) != id[0] || str(mt.Label) != id[1] || str(mt.UUID) != id[2] {
+			t.Errorf("%s: %s %s %s %s, blkid says %v", mt.Mountpoint, vol, str(mt.FSType), str(mt.Label), str(mt.UUID), id)
+		}
+		if line := fstabLine(fstab, mt.Line); mt.Line == 0 || line[0] != str(mt.Source) || line[1] != mt.Mountpoint {
+			t.Errorf("%s: source %q line %d, fstab line %q", mt.Mountpoint, str(mt.Source), mt.Line, line)
+		}
+	}
+	wantMounted := map[string]string{"/": "ubuntu--vg-root", "/boot": "sda2", "/var": "ubuntu--vg-var", "/home": "ubuntu--vg-home"}
+	if fmt.Sprint(mounted) != fmt.Sprint(wantMounted) {
+		t.Errorf("mounted %v, want %v", mounted, wantMounted)
+	}
+	notMounted := map[string]string{}
+	for _, n := range m.NotMounted {
+		notMounted[n.Mountpoint] = n.Kind + ": " + n.Reason
+		if line := fstabLine(fstab, n.Line); line[0] != n.Source || line[1] != n.Mountpoint || line[2] != n.Type {
+			t.Errorf("%s: %q %q, fstab line %d is %q", n.Mountpoint, n.Source, n.Type, n.Line, line)
+		}
+		if n.Volume != nil {
+			id := ids[*n.Volume]
+			if str(n.VolumeFSType) != id[0] || str(n.Label) != id[1] || str(n.UUID) != id[2] {
+				t.Errorf("%s: volume %s %s %s %s, blkid says %v", n.Mountpoint, *n.Volume, str(n.VolumeFSType), str(n.Label), str(n.UUID), id)
+			}
+		}
+		if n.Mountpoint == "/boot/efi" && (str(n.Volume) != "sda1" || str(n.UUID) != "2A6C-5F01") {
+			t.Errorf("/boot/efi not identified: %+v", n)
+		}
+	}
+	wantNot := map[string]string{
+		"/boot/efi": "unsupported: vfat: not supported", "none": "swap: swap space",
+		"/tmp": "virtual: virtual filesystem", "/srv/shared": "network: network filesystem",
+	}
+	if fmt.Sprint(notMounted) != fmt.Sprint(wantNot) {
+		t.Errorf("not mounted %v, want %v", notMounted, wantNot)
+	}
+	if n := len(strings.Split(strings.TrimSpace(stripComments(fstab)), "\n")); n != len(m.Mounts)+len(m.NotMounted) {
+		t.Errorf("fstab has %d entries, mounts --json accounts for %d", n, len(m.Mounts)+len(m.NotMounted))
+	}
+
+	r = vmsh(t, "", "", "-c", "mounts", img)
+	for _, want := range []string{
+		"MOUNTPOINT  VOLUME           FSTYPE  SOURCE\n/           ubuntu--vg-root  ext4    /dev/mapper/ubuntu--vg-root\n",
+		"/var        ubuntu--vg-var   ext4    LABEL=var\n",
+		"Not mounted, from /etc/fstab on ubuntu--vg-root:\n",
+		"/boot/efi    UUID=2A6C-5F01", "sda1 (vfat, UUID 2A6C-5F01)", "vfat: not supported\n",
+		"ubuntu--vg-swap (swap, UUID 9d3a6f2e-41c7-4b58-8e0a-6b1f2c3d4e02)", "swap space\n",
+		"virtual filesystem\n", "network filesystem\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("mounts lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	// lsblk --json names every volume as blkid does, the FAT and the swap
+	// included, with its mount points.
+	var blk struct {
+		BlockDevices []lsblkDev `json:"blockdevices"`
+	}
+	decodeJSON(t, vmsh(t, "", "", "-c", "lsblk --json", img), &blk)
+	seen := 0
+	var walk func(d lsblkDev)
+	walk = func(d lsblkDev) {
+		if id, ok := ids[d.Name]; ok {
+			seen++
+			if str(d.FSType) != id[0] || str(d.Label) != id[1] || str(d.UUID) != id[2] {
+				t.Errorf("lsblk --json %s: %s %s %s, blkid says %v", d.Name, str(d.FSType), str(d.Label), str(d.UUID), id)
+			}
+		}
+		want := []string{}
+		for dir, vol := range wantMounted {
+			if vol == d.Name {
+				want = append(want, dir)
+			}
+		}
+		if fmt.Sprint(d.Mountpoints) != fmt.Sprint(want) {
+			t.Errorf("lsblk --json %s: mountpoints %q, want %q", d.Name, d.Mountpoints, want)
+		}
+		for _, c := range d.Children {
+			walk(c)
+		}
+	}
+	for _, d := range blk.BlockDevices {
+		walk(d)
+	}
+	if fi, err := os.Stat(img); err != nil || len(blk.BlockDevices) != 1 || blk.BlockDevices[0].Size != fi.Size() || seen != len(ids) {
+		t.Errorf("lsblk --json: %d disks, %d of %d volumes seen", len(blk.BlockDevices), seen, len(ids))
+	}
+}
+
+type lsblkDev struct {
+	Name, Path, Type              string
+	Size                          int64
+	FSType, Label, UUID           *string
+	PartUUID, PartLabel, PartType *string
+	Mountpoints                   []string
+	Children                      []lsblkDev
+}
+
+func sha256hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// fstabLine returns the fields of line n (1-based) of an fstab.
+func fstabLine(fstab string, n int) []string {
+	lines := strings.Split(fstab, "\n")
+	if n < 1 || n > len(lines) {
+		return []string{"", "", ""}
+	}
+	return append(strings.Fields(lines[n-1]), "", "", "")
+}
+
+// squeeze turns each run of spaces into one.
+func squeeze(s string) string {
+	for strings.Contains(s, "  ") {
+		s = strings.ReplaceAll(s, "  ", " ")
+	}
+	return s
+}
+
+func stripComments(fstab string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(fstab, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestInspectTwoRoots gives two disks that each hold a system: vmsh says
+// so, mounts the first, and --root and --no-inspect choose otherwise.
+func TestInspectTwoRoots(t *testing.T) {
+	guest, other := fixture(t, "guest"), fixture(t, "lvm-gpt")
+	guestLog := listedSHA(t, "guest-ubuntu--vg-var.expect", "log/syslog")
+	otherLog := listedSHA(t, "lvm-gpt-vg0-var.expect", "log/syslog")
+
+	r := vmsh(t, "", "", "-c", "cat /var/log/syslog", guest, other)
+	wantErr := "vmsh: 2 operating systems on these disks:\n" +
+		"vmsh:   ubuntu--vg-root  Ubuntu 24.04.1 LTS, hostname guest\n" +
+		"vmsh:   vg0-root         unknown system (has /etc/fstab), hostname guest\n" +
+		"vmsh: mounting ubuntu--vg-root; vmsh --root VOLUME or use VOLUME mounts another\n" +
+		"vmsh: / is ubuntu--vg-root (ext4, label root)\n"
+	if r.status != 0 || sha256hex(r.stdout) != guestLog || !strings.HasPrefix(r.stderr, wantErr) {
+		t.Errorf("two roots: status %d, stderr:\n%s\nwant it to start with:\n%s", r.status, r.stderr, wantErr)
+	}
+	for _, name := range []string{"vg0-root", "/dev/vg0/root", "/dev/mapper/vg0-root", "UUID=6c766d00-0000-4000-8000-000000000011"} {
+		r := vmsh(t, "", "", "--root", name, "-c", "cat /var/log/syslog; info --json", guest, other)
+		if r.status != 0 || r.stderr != "vmsh: / is vg0-root (ext4, label root)\n" {
+			t.Errorf("--root %s: status %d, stderr %q", name, r.status, r.stderr)
+			continue
+		}
+		log, doc, _ := strings.Cut(r.stdout, "{")
+		if sha256hex(log) != otherLog {
+			t.Errorf("--root %s: /var/log/syslog is not vg0-var's", name)
+		}
+		var info infoDoc
+		decodeJSON(t, result{stdout: "{" + doc}, &info)
+		if str(info.Mounted) != "vg0-root" || len(info.Roots) != 2 || info.Roots[0].Volume != "ubuntu--vg-root" ||
+			info.Roots[0].Mounted || info.Roots[1].Volume != "vg0-root" || !info.Roots[1].Mounted || info.Roots[1].Mounts != 4 ||
+			info.Roots[1].PrettyName != nil || str(info.Roots[1].Fstab) != "/etc/fstab" {
+			t.Errorf("--root %s: info --json %+v", name, info)
+		}
+	}
+	if r := vmsh(t, "", "", "--root=vg0-root", "-c", "mounts", guest, other); !strings.Contains(squeeze(r.stdout), "\n/var vg0-var ext4 /dev/mapper/vg0-var\n") ||
+		!strings.Contains(squeeze(r.stdout), "\n/boot sdb1 ext4 UUID=6c766d00-0000-4000-8000-000000000001\n") {
+		t.Errorf("--root=vg0-root mounts:\n%s", r.stdout)
+	}
+	for _, tt := range []struct{ root, err string }{
+		{"nope", "vmsh: --root: nope: no such volume (see lsblk)\n"},
+		{"sda1", "vmsh: --root: sda1: vfat is not supported\n"},
+	} {
+		if r := vmsh(t, "", "", "--root", tt.root, "-c", "pwd", guest, other); r.status != 1 || r.stderr != tt.err || r.stdout != "" {
+			t.Errorf("--root %s: %+v", tt.root, r)
+		}
+	}
+	if r := vmsh(t, "", "", "--root"); r.status != 2 {
+		t.Errorf("--root without a volume: %+v", r)
+	}
+
+	r = vmsh(t, "", "", "--no-inspect", "-c", "info; mounts; ls /; info --json", guest, other)
+	text, doc, _ := strings.Cut(r.stdout, "{")
+	if r.status != 1 || text != "Inspection was off (--no-inspect): no operating system was looked for.\nNothing is mounted (see lsblk and use).\n" ||
+		r.stderr != "vmsh: ls /: no filesystem mounted (see lsblk and use)\n" {
+		t.Errorf("--no-inspect: %+v", r)
+	}
+	var info infoDoc
+	decodeJSON(t, result{stdout: "{" + doc}, &info)
+	if info.Inspected || info.Mounted != nil || len(info.Roots) != 0 {
+		t.Errorf("--no-inspect: info --json %+v", info)
+	}
+	r = vmsh(t, "", "", "--no-inspect", "-c", "use /dev/vg0/root; cat /var/log/syslog", guest, other)
+	if r.status != 0 || sha256hex(r.stdout) != otherLog || r.stderr != "vmsh: / is vg0-root (ext4, label root)\n" {
+		t.Errorf("--no-inspect, use: status %d, stderr %q", r.status, r.stderr)
+	}
+
+	var disks struct {
+		Disks []struct {
+			Name, Source string
+			Size         int64
+			Table, ID    *string
+		} `json:"disks"`
+		Connections []struct {
+			ID                               uint32
+			Name, Format, State              string
+			Size                             int64
+			Reconnects, Reads, Bytes, Errors uint64
+			LastError                        *string    `json:"last_error"`
+			LastErrorAt                      *time.Time `json:"last_error_at"`
+		} `json:"connections"`
+	}
+	decodeJSON(t, vmsh(t, "", "", "-c", "disks --json", guest, other), &disks)
+	if len(disks.Disks) != 2 || len(disks.Connections) != 2 {
+		t.Fatalf("disks --json: %+v", disks)
+	}
+	for i, img := range []string{guest, other} {
+		fi, err := os.Stat(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, c := disks.Disks[i], disks.Connections[i]
+		if d.Name != []string{"sda", "sdb"}[i] || d.Source != img || d.Size != fi.Size() || str(d.Table) != "gpt" || d.ID == nil {
+			t.Errorf("disks --json disk %d: %+v", i, d)
+		}
+		if c.Size != fi.Size() || c.Reads == 0 || c.Bytes == 0 || c.Errors != 0 || c.LastError != nil || c.LastErrorAt != nil {
+			t.Errorf("disks --json connection %d: %+v", i, c)
+		}
+	}
+	if str(disks.Disks[0].ID) != "9d3a6f2e-41c7-4b58-8e0a-6b1f2c3d4e00" {
+		t.Errorf("guest's disk id %q; mkguest.sh gives 9d3a6f2e-41c7-4b58-8e0a-6b1f2c3d4e00", str(disks.Disks[0].ID))
 	}
 }
