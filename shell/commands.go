@@ -196,6 +196,8 @@ func init() {
 		{Name: "find", Usage: "find [--json] [path...] [test...]", Short: "search for files by name, type, size or time", Args: argPath, Run: runFind, Long: findHelp},
 		{Name: "grep", Usage: "grep [-rinlcvEFwxhH] pattern path...", Short: "print lines that match a pattern", Flags: "rinlcvEFwxhH", Args: argPath, Run: runGrep, Long: grepHelp},
 		{Name: "du", Usage: "du [-ash] [path...]", Short: "show the disk space files use", Flags: "ash", Args: argPath, Run: runDu, Long: duHelp},
+		{Name: "df", Usage: "df [-hi] [--json] [path...]", Short: "show the space and inodes of mounted filesystems", Flags: "hi", LongFlags: []string{"json"}, Args: argPath, Run: runDf, Long: dfHelp},
+		{Name: "less", Aliases: []string{"more"}, Usage: "less path...", Short: "page through files with the host's pager", Args: argPath, Run: runLess, Long: lessHelp},
 		{Name: "tree", Usage: "tree [-a] [-L N] [path...]", Short: "draw a directory tree", Flags: "aL", Args: argPath, Run: runTree, Long: treeHelp},
 		{Name: "set", Usage: "set [-e | +e]", Short: "stop at the first failing command (-e) or not (+e)", Run: runSet,
 			Long: "set -e makes the first command that fails end vmsh with status 1, as sh -e does (vmsh -e\n" +
