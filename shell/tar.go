@@ -486,14 +486,18 @@ type regionFile interface {
 const maxRegions = 1 << 20
 
 // regions returns the parts of a file that hold data, and whether it has
-// holes, which makes it a sparse member. The filesystem says where the
-// holes are when it can (holes are then what the kernel's SEEK_HOLE
-// reports: unmapped blocks and unwritten extents); otherwise a file with
-// fewer blocks than its size is searched for blocks of zeros.
+// holes, which makes it a sparse member. As with GNU tar --sparse, only a
+// file with fewer blocks than its size needs can be sparse (so a file
+// preallocated with fallocate is archived whole); its holes are then
+// those the filesystem reports, as the kernel's SEEK_HOLE does (unmapped
+// blocks and unwritten extents), or else its blocks of zeros.
 func (t *tarrer) regions(f fs.File, ra io.ReaderAt, in inode) ([]tarpax.Region, bool, error) {
 	whole := []tarpax.Region{{Offset: 0, Length: in.size}}
+	if ra == nil || !in.known || in.size == 0 || in.blocks*512 >= in.size {
+		return whole, false, nil
+	}
 	var out []tarpax.Region
-	if rf, ok := f.(regionFile); ok && ra != nil {
+	if rf, ok := f.(regionFile); ok {
 		out = []tarpax.Region{}
 		for off := int64(0); off < in.size; {
 			if err := t.x.Ctx.Err(); err != nil {
@@ -517,13 +521,11 @@ func (t *tarrer) regions(f fs.File, ra io.ReaderAt, in inode) ([]tarpax.Region, 
 			}
 			off = end
 		}
-	} else if ra != nil && in.known && in.size > 0 && in.blocks*512 < in.size {
+	} else {
 		var err error
 		if out, err = t.zeroRegions(ra, in.size); err != nil {
 			return nil, false, err
 		}
-	} else {
-		return whole, false, nil
 	}
 	var n int64
 	for _, r := range out {
