@@ -109,7 +109,9 @@ func runDf(x *Call) error {
 		}
 		return x.writeJSON(out)
 	}
-	x.printDf(rows)
+	if len(rows) > 0 || len(ops) == 0 {
+		x.printDf(rows)
+	}
 	return nil
 }
 
