@@ -115,6 +115,7 @@ type tarrer struct {
 	p       *progress
 	verbose bool
 	notes   map[string]bool // the leading parts already said to be removed from names
+	written int             // members written
 }
 
 // tarTo writes the archive of srcs, taken relative to the guest directory
@@ -219,12 +220,15 @@ func (t *tarrer) add(src, name string, fi fs.FileInfo, depth int, seen []fileID)
 	if typ != sIFDIR && in.nlink > 1 {
 		if id, ok := s.fileID(src, in); ok {
 			if first, ok := t.links[id]; ok {
-				h.Typeflag, h.Linkname, h.Mode = tarpax.TypeLink, first, int64(in.mode&0o7777)
+				h.Typeflag, h.Linkname = tarpax.TypeLink, first
 				return t.writeHeader(src, h)
 			}
-			if name != "" {
-				t.links[id] = name
-			}
+			// Later names link to this one once it is in the archive.
+			defer func(n int) {
+				if t.written > n {
+					t.links[id] = h.Name
+				}
+			}(t.written)
 		}
 	}
 	switch typ {
@@ -276,6 +280,7 @@ func (t *tarrer) writeHeader(src string, h *tarpax.Header) error {
 
 // member counts a member written and lists it with -v.
 func (t *tarrer) member(h *tarpax.Header) {
+	t.written++
 	t.p.fileDone()
 	if t.verbose {
 		t.p.above(func() {

@@ -749,7 +749,21 @@ func TestTarLikeGNUTar(t *testing.T) {
 				t.Fatal(err)
 			}
 			run(t, "tar", "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner", "-xpf", ours, "-C", ext)
-			compareHost(t, scanHost(t, cp), scanHost(t, ext))
+			want := scanHost(t, cp)
+			compareHost(t, want, scanHost(t, ext))
+
+			// The ACLs alone, from their text records (SCHILY.acl.*).
+			acl := filepath.Join(dir, "acl")
+			os.Mkdir(acl, 0o755)
+			run(t, "tar", "--acls", "--numeric-owner", "-xpf", ours, "-C", acl)
+			got := scanHost(t, acl)
+			for name, w := range want {
+				for _, k := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+					if g := got[name]; g == nil || g.xattrs[k] != w.xattrs[k] {
+						t.Errorf("%s: %s not restored from the ACL text", name, k)
+					}
+				}
+			}
 
 			gnu := filepath.Join(dir, "gnu.tar")
 			run(t, "tar", "--format=posix", "--sort=name", "--sparse", "--numeric-owner", "-cf", gnu, "-C", mnt, ".")
