@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"vmsh/lvm"
 )
@@ -77,6 +78,7 @@ func (s *Shell) assembleLVM() {
 		s.Warnf("lvm: %s", w)
 	}
 	minor := 0
+	var probes []*Volume
 	for _, g := range set.Groups {
 		lg := &lvGroup{g: g}
 		st.groups = append(st.groups, lg)
@@ -102,7 +104,7 @@ func (s *Shell) assembleLVM() {
 			} else {
 				v.Size = r.Size()
 				v.r = io.NewSectionReader(r, 0, r.Size())
-				s.probe(v)
+				probes = append(probes, v)
 			}
 			lg.vols = append(lg.vols, v)
 		}
@@ -111,6 +113,12 @@ func (s *Shell) assembleLVM() {
 				g.VG.Name, strings.Join(unreadable, ", "), len(lg.vols)-len(unreadable))
 		}
 	}
+	// Probe the LVs at once, so that their reads are in flight together.
+	var wg sync.WaitGroup
+	for _, v := range probes {
+		wg.Go(func() { s.probe(v) })
+	}
+	wg.Wait()
 }
 
 // lvVolumes returns the volumes of every visible LV.
