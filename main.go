@@ -276,7 +276,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "vmsh: cannot start the disk worker: %v\n", err)
 		return 1
 	}
-	defer client.Close()
+	// The client is not closed on the way out: that would wait for the
+	// worker to exit. The worker ends by itself when this process's end
+	// closes the socket, and the kernel kills it if it does not notice
+	// (Pdeathsig), so vmsh's exit need not wait for it.
 	s.OnInterrupt = client.Interrupt
 	s.ConnStatus = func() ([]shell.ConnStatus, error) {
 		st, err := client.Status()

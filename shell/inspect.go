@@ -110,15 +110,13 @@ func (s *Shell) MountGuestWith(o GuestOptions) (bool, error) {
 	res := make([]opened, len(exts))
 	var wg sync.WaitGroup
 	for i, v := range exts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			f, err := v.openFS(s)
 			res[i] = opened{fsys: f, err: err}
 			if err == nil {
 				res[i].root = inspectRoot(v, f)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	found := map[*Volume]*osRoot{}
@@ -238,19 +236,25 @@ func inspectRoot(v *Volume, f fs.FS) *osRoot {
 	if fi, err := t.Stat("etc"); err != nil || !fi.IsDir() {
 		return nil
 	}
+	// Each of these is a few dependent reads: done at once, their reads
+	// are in flight together.
 	r := &osRoot{vol: v}
-	if fi, err := t.Stat("etc/fstab"); err == nil && fi.Mode().IsRegular() {
-		r.hasFstab = true
-		if data, err := readSmallFile(t, "etc/fstab", maxFstab); err == nil {
-			r.fstabLines = len(parseFstab(string(data)))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if fi, err := t.Stat("etc/fstab"); err == nil && fi.Mode().IsRegular() {
+			r.hasFstab = true
+			if data, err := readSmallFile(t, "etc/fstab", maxFstab); err == nil {
+				r.fstabLines = len(parseFstab(string(data)))
+			}
 		}
-	}
-	r.release, r.releaseFile = readRelease(t)
+	})
+	wg.Go(func() { r.release, r.releaseFile = readRelease(t) })
+	wg.Go(func() { r.hostname = readHostname(t) })
+	wg.Go(func() { r.arch, r.archFrom = guestArch(t) })
+	wg.Wait()
 	if !r.hasFstab && r.releaseFile == "" {
 		return nil
 	}
-	r.hostname = readHostname(t)
-	r.arch, r.archFrom = guestArch(t)
 	return r
 }
 
