@@ -355,7 +355,7 @@ func TestComplete(t *testing.T) {
 		head, tail string
 		want       []string
 	}{
-		{"l", "", "", []string{"lcd", "lpwd", "ls", "lsblk", "lvs"}},
+		{"l", "", "", []string{"lcd", "less", "lpwd", "ls", "lsblk", "lvs"}},
 		{"pw", "", "", []string{"pwd "}},
 		{"ls /et", "ls /", "", []string{"etc/"}},
 		{"ls /etc/p", "ls /etc/", "", []string{"passwd "}},
@@ -365,7 +365,7 @@ func TestComplete(t *testing.T) {
 		{"cd /home/alice/u", "cd /home/alice/", "", []string{"up/"}},
 		{"pwd; cat /etc/my", "pwd; cat /etc/", "", []string{`my\ file `}},
 		{"cat '/etc/my f", "cat /etc/", "", []string{`my\ file `}},
-		{"help l", "help ", "", []string{"lcd", "lpwd", "ls", "lsblk", "lvs"}},
+		{"help l", "help ", "", []string{"lcd", "less", "lpwd", "ls", "lsblk", "lvs"}},
 		{"ls -", "ls ", "", nil},
 		{"frob /e", "frob ", "", nil},
 	}
