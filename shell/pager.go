@@ -61,7 +61,7 @@ func (x *Call) page(paths []string, pager string) error {
 		return err
 	}
 	s.flush()
-	c, err := s.startLocal(x.Ctx, pager, r, x.Out, s.ui.Stderr())
+	c, err := s.startLocal(x.Ctx, pager, r, syncWriter(x.Out), syncWriter(s.ui.Stderr()))
 	r.Close()
 	if err != nil {
 		w.Close()
