@@ -69,8 +69,9 @@ nbd+unix:///export?socket=PATH, nbds+unix://...
   --root VOLUME      mount this volume at / (and the rest of its /etc/fstab)
                      instead of the first operating system inspection finds;
                      named as use names it: sda2, vg0/root, LABEL=root, ...
-  --no-inspect       look for no operating system and mount nothing; mount a
-                     volume with use VOLUME
+  --no-inspect       look for no operating system and mount nothing (with
+                     --root, only that volume and its fstab); mount a volume
+                     with use VOLUME
   -h, --help         show this help
   --version          show the version
 

@@ -889,6 +889,12 @@ func TestInspectTwoRoots(t *testing.T) {
 	if r.status != 0 || sha256hex(r.stdout) != otherLog || r.stderr != "vmsh: / is vg0-root (ext4, label root)\n" {
 		t.Errorf("--no-inspect, use: status %d, stderr %q", r.status, r.stderr)
 	}
+	r = vmsh(t, "", "", "--no-inspect", "--root", "vg0/root", "-c", "cat /var/log/syslog; info", guest, other)
+	log, text, _ := strings.Cut(r.stdout, "Inspection was off")
+	if r.status != 0 || sha256hex(log) != otherLog || text != " (--no-inspect): no operating system was looked for.\n/ is vg0-root (ext4, label root).\n" ||
+		r.stderr != "vmsh: / is vg0-root (ext4, label root)\n" {
+		t.Errorf("--no-inspect --root: %+v", r)
+	}
 
 	var disks struct {
 		Disks []struct {

@@ -89,12 +89,25 @@ func (s *Shell) MountGuest() bool {
 // the volume o.Root names, or the first root found (saying so on stderr
 // when there are several), or failing any the largest readable
 // filesystem, and the filesystems that root's /etc/fstab names at their
-// mount points. It reports whether something was mounted, and fails only
-// when o.Root names no volume vmsh can mount.
+// mount points. With o.NoInspect it looks at nothing and mounts only the
+// volume o.Root names, if any. It reports whether something was mounted,
+// and fails only when o.Root names no volume vmsh can mount.
 func (s *Shell) MountGuestWith(o GuestOptions) (bool, error) {
 	s.insp = inspection{off: o.NoInspect}
 	if o.NoInspect {
-		return false, nil
+		if o.Root == "" {
+			return false, nil
+		}
+		v, err := s.findVolume(o.Root)
+		if err != nil {
+			return false, err
+		}
+		if _, err := v.open(s); err != nil {
+			return false, err
+		}
+		s.mountRoot(v)
+		s.mountFstab(v)
+		return true, nil
 	}
 	var exts []*Volume
 	for _, v := range s.volumes() {
@@ -111,6 +124,11 @@ func (s *Shell) MountGuestWith(o GuestOptions) (bool, error) {
 	var wg sync.WaitGroup
 	for i, v := range exts {
 		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil { // a bug, not the guest's: keep the others
+					res[i] = opened{err: fmt.Errorf("%s: internal error: %v", v.Name, p)}
+				}
+			}()
 			f, err := v.openFS(s)
 			res[i] = opened{fsys: f, err: err}
 			if err == nil {
@@ -258,10 +276,12 @@ func inspectRoot(v *Volume, f fs.FS) *osRoot {
 	return r
 }
 
-// maxFstab and maxConfig bound the guest files inspection reads.
+// maxFstab and maxConfig bound the guest files inspection reads;
+// maxFstabWarnings bounds the fstab lines warned about at start.
 const (
-	maxFstab  = 1 << 20
-	maxConfig = 64 << 10
+	maxFstab         = 1 << 20
+	maxConfig        = 64 << 10
+	maxFstabWarnings = 8
 )
 
 // readRelease reads what the guest says it is: os-release (in /etc, else
@@ -710,9 +730,14 @@ func (s *Shell) mountFstab(root *Volume) {
 		s.ns.add(dir, e.vol.fsys, e.vol)
 		e.mounted = true
 	}
+	shown := 0
 	for _, e := range res.entries {
 		if e.quiet() {
 			continue
+		}
+		if shown++; shown > maxFstabWarnings {
+			s.Warnf("fstab: more lines not mounted; see mounts")
+			break
 		}
 		if e.vol != nil {
 			s.Warnf("fstab: %s (%s) not mounted: %s", e.dir, e.vol.Name, e.reason)

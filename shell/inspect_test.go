@@ -321,6 +321,27 @@ func TestFstabAssembly(t *testing.T) {
 	}
 }
 
+// At start, a hostile fstab's many unmountable lines give a few warnings,
+// not thousands; mounts lists them all.
+func TestFstabWarningsBounded(t *testing.T) {
+	var fstab strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&fstab, "/dev/sdz%d /mnt/%d ext4 defaults 0 2\n", i, i)
+	}
+	s, ui := assembleDisk(t, fstab.String())
+	lines := strings.Split(strings.TrimSpace(ui.err.String()), "\n")
+	if len(lines) != 2+maxFstabWarnings || lines[len(lines)-1] != "vmsh: fstab: more lines not mounted; see mounts" {
+		t.Errorf("stderr:\n%s", ui.err.String())
+	}
+	ui.lines = []string{"mounts --json"}
+	ui.out.Reset()
+	s.Run()
+	var m mountsJSON
+	if err := json.Unmarshal(ui.out.Bytes(), &m); err != nil || len(m.NotMounted) != 1000 || m.NotMounted[999].Mountpoint != "/mnt/999" {
+		t.Errorf("mounts --json: %v, %d not mounted", err, len(m.NotMounted))
+	}
+}
+
 func str(p *string) string {
 	if p == nil {
 		return ""
