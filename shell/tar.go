@@ -38,9 +38,6 @@ func runTar(x *Call) error {
 	if len(ops) == 0 {
 		return usagef("missing source operand")
 	}
-	if isTerminal(x.Out) {
-		return errors.New("refusing to write an archive to a terminal (redirect it: tar src... > file.tar)")
-	}
 	dir := ""
 	if d, ok := vals['C']; ok {
 		dir = x.Shell.abs(d)
@@ -121,6 +118,9 @@ type tarrer struct {
 // tarTo writes the archive of srcs, taken relative to the guest directory
 // dir ("" for the working directory), to w.
 func (x *Call) tarTo(w io.Writer, dir string, srcs []string, verbose bool) error {
+	if isTerminal(w) {
+		return errors.New("refusing to write an archive to a terminal (redirect it: > file.tar)")
+	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	t := &tarrer{
 		x: x, tw: tarpax.NewWriter(bw), ids: x.Shell.idNames(), links: map[fileID]string{},
@@ -140,12 +140,22 @@ func (x *Call) tarTo(w io.Writer, dir string, srcs []string, verbose bool) error
 		if dir != "" && !strings.HasPrefix(src, "/") {
 			full = path.Join(dir, src)
 		}
-		fi, err := fs.Lstat(x.Shell.FS(), x.Shell.name(full))
+		// The operand's symlinks are resolved here, once, all but a
+		// last one, which is archived as a symlink.
+		r, err := x.Shell.ns.resolve("lstat", x.Shell.name(full), false)
+		var fi fs.FileInfo
+		if err == nil {
+			fi, err = fs.Lstat(x.Shell.FS(), r)
+		}
 		if err != nil {
 			x.Fail(src, err)
 			continue
 		}
-		if err := t.add(x.Shell.abs(full), t.memberName(src), fi, 0, nil); err != nil {
+		abs := "/" + r
+		if r == "." {
+			abs = "/"
+		}
+		if err := t.add(abs, t.memberName(src), fi, 0, nil); err != nil {
 			return err
 		}
 	}
@@ -207,7 +217,6 @@ func (t *tarrer) add(src, name string, fi fs.FileInfo, depth int, seen []fileID)
 	if err := x.Ctx.Err(); err != nil {
 		return err
 	}
-	s := x.Shell
 	in := inodeOf(fi)
 	h := &tarpax.Header{
 		Name: name, Mode: int64(in.mode & 0o7777), Uid: int64(in.uid), Gid: int64(in.gid),
@@ -218,7 +227,7 @@ func (t *tarrer) add(src, name string, fi fs.FileInfo, depth int, seen []fileID)
 	}
 	typ := in.mode & sIFMT
 	if typ != sIFDIR && in.nlink > 1 {
-		if id, ok := s.fileID(src, in); ok {
+		if id, ok := t.fileID(src, in); ok {
 			if first, ok := t.links[id]; ok {
 				h.Typeflag, h.Linkname = tarpax.TypeLink, first
 				return t.writeHeader(src, h)
@@ -237,7 +246,8 @@ func (t *tarrer) add(src, name string, fi fs.FileInfo, depth int, seen []fileID)
 	case sIFDIR:
 		return t.addDir(src, h, in, depth, seen)
 	case sIFLNK:
-		target, err := fs.ReadLink(s.FS(), s.name(src))
+		fsys, rel := t.direct(src)
+		target, err := fs.ReadLink(fsys, rel)
 		if err != nil {
 			x.Fail(src, err)
 			return nil
@@ -263,6 +273,37 @@ func (t *tarrer) add(src, name string, fi fs.FileInfo, depth int, seen []fileID)
 	}
 	t.addXattrs(src, h)
 	return t.writeHeader(src, h)
+}
+
+// direct returns the filesystem holding the guest file src and the name
+// of the file in it. The archive reaches every file through directories
+// and from operands whose symlinks were resolved first, so src has no
+// symlink to resolve but perhaps its last component, which tar never
+// follows: the path is looked up in the mount table directly, without
+// the walk component by component that resolving a path costs.
+func (t *tarrer) direct(src string) (fs.FS, string) {
+	mt, rel := t.x.Shell.ns.lookup(fsPath(src))
+	if mt == nil {
+		return noFS{}, fsPath(src)
+	}
+	return mt.fsys, rel
+}
+
+// fileID names the file src across the mounted filesystems, as the
+// shell's fileID does, with src looked up directly.
+func (t *tarrer) fileID(src string, in inode) (fileID, bool) {
+	mt, _ := t.x.Shell.ns.lookup(fsPath(src))
+	if !in.known || mt == nil {
+		return fileID{}, false
+	}
+	return fileID{mt.dir, in.ino}, true
+}
+
+// noFS is where a path outside every mount leads.
+type noFS struct{}
+
+func (noFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: errNoFS}
 }
 
 // writeHeader writes a member that has no data.
@@ -297,7 +338,7 @@ func (t *tarrer) addDir(src string, h *tarpax.Header, in inode, depth int, seen 
 		x.Fail(src, fmt.Errorf("directory tree deeper than %d levels", maxListDepth))
 		return nil
 	}
-	id, known := s.fileID(src, in)
+	id, known := t.fileID(src, in)
 	if known && slices.Contains(seen, id) {
 		x.Fail(src, errors.New("directory cycle"))
 		return nil
@@ -345,7 +386,16 @@ func (t *tarrer) addDir(src string, h *tarpax.Header, in inode, depth int, seen 
 // (SCHILY.xattr.NAME), the ACLs' binary form included.
 func (t *tarrer) addXattrs(src string, h *tarpax.Header) {
 	x := t.x
-	xs, err := x.Shell.xattrsOf(x.Shell.name(src), false)
+	var xs []fsread.Xattr
+	fsys, rel := t.direct(src)
+	xf, ok := fsys.(xattrFS)
+	if !ok {
+		return
+	}
+	xs, err := xf.Xattrs(rel)
+	if err == nil {
+		fsread.SortXattrs(xs)
+	}
 	if err != nil {
 		x.Fail(src, fmt.Errorf("extended attributes not archived: %s", reason(err)))
 		return
@@ -383,13 +433,13 @@ func (t *tarrer) addXattrs(src string, h *tarpax.Header) {
 // addFile writes a regular file: as a sparse member when it has holes.
 func (t *tarrer) addFile(src string, h *tarpax.Header, in inode) error {
 	x := t.x
-	s := x.Shell
 	if h.Name == "" {
 		h.Name = "."
 	}
 	h.Typeflag, h.Size = tarpax.TypeReg, in.size
 	t.addXattrs(src, h)
-	f, err := s.FS().Open(s.name(src))
+	fsys, rel := t.direct(src)
+	f, err := fsys.Open(rel)
 	if err != nil {
 		x.Fail(src, err)
 		return nil
