@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,6 +145,12 @@ type output struct {
 	f      *outFile
 	child  *localCmd
 	prevUI UI
+
+	// tmp and final, for > to a regular file: the output goes to tmp,
+	// renamed to final when the command was not interrupted and every
+	// write succeeded, so a stopped command leaves no half-written file
+	// under the name asked for.
+	tmp, final string
 }
 
 // errOutputDone stops a command whose output can take no more.
@@ -164,11 +171,21 @@ func (s *Shell) startOutput(intr context.Context, to *outputSpec) (*output, erro
 	errw := syncWriter(s.ui.Stderr())
 	switch to.op {
 	case ">", ">>":
+		name := s.local(to.target)
+		if to.op == ">" {
+			file, o.tmp, err = replacement(name)
+			if file != nil {
+				o.final = name
+				break
+			}
+		}
 		flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 		if to.op == ">>" {
 			flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
 		}
-		file, err = os.OpenFile(s.local(to.target), flag, 0o644)
+		if err == nil {
+			file, err = os.OpenFile(name, flag, 0o644)
+		}
 		if err != nil {
 			cancel(nil)
 			return nil, fmt.Errorf("%s %s: %s", to.op, to.target, reason(err))
@@ -228,8 +245,65 @@ func (o *output) finish() bool {
 		o.s.Warnf("%s %s: %s", o.spec.op, o.spec.target, reason(werr))
 		ok = false
 	}
+	if o.tmp != "" {
+		if werr == nil && o.intr.Err() == nil {
+			werr = os.Rename(o.tmp, o.final)
+			if werr != nil {
+				o.s.Warnf("%s %s: %s", o.spec.op, o.spec.target, reason(werr))
+				ok = false
+			}
+		}
+		if werr != nil || o.intr.Err() != nil {
+			os.Remove(o.tmp)
+		}
+	}
 	return ok
 }
+
+// replacement creates the file that > writes in place of name: a new
+// file beside it, renamed over name at the end, with the mode (and, for
+// root, the owner) of the file it replaces. It returns a nil file when
+// name is something a rename must not replace: a device, a FIFO, a
+// symlink, a file with other links; those are written in place.
+func replacement(name string) (f *os.File, tmp string, err error) {
+	perm := os.FileMode(0o644)
+	fi, err := os.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		perm &^= umask()
+	case err != nil:
+		return nil, "", err
+	case !fi.Mode().IsRegular():
+		return nil, "", nil
+	default:
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			return nil, "", nil
+		}
+		perm = fi.Mode().Perm()
+	}
+	f, err = os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".vmsh-*")
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			// A directory we may not create in, but a file in it we may
+			// write: write it in place.
+			return nil, "", nil
+		}
+		return nil, "", err
+	}
+	if err := f.Chmod(perm); err == nil && fi != nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+			f.Chown(int(st.Uid), int(st.Gid))
+		}
+	}
+	return f, f.Name(), nil
+}
+
+// umask returns the process's file mode creation mask.
+var umask = sync.OnceValue(func() os.FileMode {
+	m := syscall.Umask(0)
+	syscall.Umask(m)
+	return os.FileMode(m)
+})
 
 // outFile buffers a command's output to a local file or pipe. The first
 // write error stops the command (through its context) and later output is

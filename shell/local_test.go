@@ -2,9 +2,12 @@ package shell
 
 import (
 	"bytes"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -247,5 +250,89 @@ func TestHelpLocal(t *testing.T) {
 		if !strings.Contains(out, s) {
 			t.Errorf("help lacks %q", s)
 		}
+	}
+}
+
+// stallFS serves one file, /slow, whose second read waits until release
+// is closed, telling started first.
+type stallFS struct {
+	started, release chan struct{}
+	once             *sync.Once
+}
+
+func (f stallFS) Open(name string) (fs.File, error) {
+	if name == "." {
+		return fstest.MapFS{"slow": &fstest.MapFile{Mode: 0o644}}.Open(".")
+	}
+	if name != "slow" {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return &stallFile{fs: f}, nil
+}
+
+type stallFile struct {
+	fs    stallFS
+	reads int
+}
+
+func (f *stallFile) Stat() (fs.FileInfo, error) {
+	return fstest.MapFS{"slow": &fstest.MapFile{Data: make([]byte, 1<<20), Mode: 0o644}}.Stat("slow")
+}
+func (f *stallFile) Close() error { return nil }
+func (f *stallFile) Read(p []byte) (int, error) {
+	f.reads++
+	if f.reads == 2 {
+		f.fs.once.Do(func() { close(f.fs.started) })
+		<-f.fs.release
+	}
+	if f.reads > 16 {
+		return 0, io.EOF
+	}
+	return copy(p, bytes.Repeat([]byte("x"), min(len(p), 64<<10))), nil
+}
+
+// TestRedirectInterrupted checks that a command stopped by Ctrl-C while
+// writing to a file leaves the file as it was, and no file beside it.
+func TestRedirectInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := os.WriteFile(out, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ui := &fakeUI{}
+	s := New(ui)
+	fsys := stallFS{started: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	s.Mount("/", fsys)
+	s.localDir = dir
+	done := make(chan struct{})
+	go func() {
+		s.RunLine("cat /slow > out")
+		close(done)
+	}()
+	select {
+	case <-fsys.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("cat did not start")
+	}
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	cancel()
+	close(fsys.release)
+	<-done
+	if got := readFile(t, out); got != "old\n" {
+		t.Errorf("out after Ctrl-C: %d bytes, want the old contents", len(got))
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d files left in the directory, want 1", len(ents))
+	}
+
+	// Not interrupted, the new contents replace the old, keeping its mode.
+	s.RunLine("cat /slow > out")
+	if fi, err := os.Stat(out); err != nil || fi.Size() != 16*64<<10 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("out: %v, %v", fi, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d files left in the directory, want 1", len(ents))
 	}
 }
