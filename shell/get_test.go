@@ -1,10 +1,12 @@
 package shell
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -444,5 +446,291 @@ func TestGetArchiveKernel(t *testing.T) {
 			}
 			compareTrees(t, snapshot(t, filepath.Join(dir, "vmsh")), snapshot(t, filepath.Join(dir, "cp")))
 		})
+	}
+}
+
+// faultFS serves a MapFS in which the file name cannot be read to the
+// end: a read error after the first MiB, or, with hook set, hook is
+// called at the first read (to interrupt the command) and the read goes
+// on.
+type faultFS struct {
+	fstest.MapFS
+	name    string
+	regions bool // the file says where its data lies, as fsread's do
+	hook    func()
+}
+
+var errInjected = errors.New("injected read error")
+
+func (f *faultFS) Open(name string) (fs.File, error) {
+	file, err := f.MapFS.Open(name)
+	if err != nil || name != f.name {
+		return file, err
+	}
+	ff := &faultFile{File: file, fs: f}
+	if f.regions {
+		return &regionFaultFile{ff}, nil
+	}
+	return ff, nil
+}
+
+type faultFile struct {
+	fs.File
+	fs  *faultFS
+	off int64
+}
+
+func (f *faultFile) Read(p []byte) (int, error) {
+	if f.fs.hook != nil {
+		f.fs.hook()
+		f.fs.hook = nil
+	} else if f.off >= 1<<20 {
+		return 0, errInjected
+	}
+	n, err := f.File.Read(p[:min(len(p), 1<<20)])
+	f.off += int64(n)
+	return n, err
+}
+
+type regionFaultFile struct{ *faultFile }
+
+func (f *regionFaultFile) Region(off int64) (int64, bool, error) {
+	fi, _ := f.Stat()
+	if off >= fi.Size() {
+		return 0, false, io.EOF
+	}
+	return fi.Size(), true, nil
+}
+
+func (f *regionFaultFile) ReadAt(p []byte, off int64) (int, error) {
+	if f.fs.hook != nil {
+		f.fs.hook()
+		f.fs.hook = nil
+	} else if off >= 1<<20 {
+		return 0, errInjected
+	}
+	return f.File.(io.ReaderAt).ReadAt(p, off)
+}
+
+// leftovers lists the names in dir that get uses while writing.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".vmsh-") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// A copy that fails or is interrupted leaves nothing under its name, and
+// no temporary file; with -f the file it would have replaced is intact.
+func TestGetNoHalfFiles(t *testing.T) {
+	notRoot(t)
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(i%251 + 1)
+	}
+	for _, regions := range []bool{false, true} {
+		t.Run(fmt.Sprint("regions=", regions), func(t *testing.T) {
+			fsys := &faultFS{MapFS: fstest.MapFS{
+				"d/big":  {Data: big, Mode: 0o644, ModTime: old},
+				"d/good": {Data: []byte("good\n"), Mode: 0o644, ModTime: old},
+			}, name: "d/big", regions: regions}
+			dir := t.TempDir()
+			_, errs, status := getSession(t, fsys, dir, "get /d/big out", "get -a /d tree")
+			if status != 1 || strings.Count(errs, errInjected.Error()) != 2 {
+				t.Errorf("status %d, stderr %q", status, errs)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "out")); err == nil {
+				t.Error("out exists after a failed copy")
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "tree/big")); err == nil {
+				t.Error("tree/big exists after a failed copy")
+			}
+			if data, _ := os.ReadFile(filepath.Join(dir, "tree/good")); string(data) != "good\n" {
+				t.Errorf("tree/good = %q", data)
+			}
+			os.WriteFile(filepath.Join(dir, "out"), []byte("old"), 0o644)
+			getSession(t, fsys, dir, "get -f /d/big out")
+			if data, _ := os.ReadFile(filepath.Join(dir, "out")); string(data) != "old" {
+				t.Errorf("out after a failed get -f: %q", data)
+			}
+			if l := leftovers(t, dir); l != nil {
+				t.Errorf("temporary files left: %v", l)
+			}
+
+			// Interrupted in the middle of the file.
+			ui := &fakeUI{lines: []string{"get /d/big cut"}}
+			s := New(ui)
+			s.Mount("/", fsys)
+			fsys.hook = func() {
+				s.mu.Lock()
+				s.cancel()
+				s.mu.Unlock()
+			}
+			wd, _ := os.Getwd()
+			os.Chdir(dir)
+			s.Run()
+			os.Chdir(wd)
+			if fsys.hook != nil {
+				t.Fatal("the copy never read the file")
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "cut")); err == nil {
+				t.Error("cut exists after an interrupted copy")
+			}
+			if l := leftovers(t, dir); l != nil {
+				t.Errorf("temporary files left: %v", l)
+			}
+		})
+	}
+}
+
+// For a user who is not root, get -a keeps what it can and says once
+// what it could not: no device files or fifos, no other owners (and so
+// no setuid bit).
+func TestGetArchiveNotRoot(t *testing.T) {
+	notRoot(t)
+	dir := t.TempDir()
+	out, errs, status := getSession(t, guest(), dir, "get -a / all")
+	if status != 0 {
+		t.Errorf("status %d", status)
+	}
+	if !strings.Contains(errs, "vmsh: get: skipped 1 device file and 1 fifo (run as root to create them)\n") ||
+		!strings.Contains(errs, "vmsh: get: owners not kept for ") || strings.Count(errs, "\n") != 2 {
+		t.Errorf("stderr %q", errs)
+	}
+	if out != "copied 11 files, 9 directories, 3 symlinks, 169 bytes to all\n" {
+		t.Errorf("stdout %q", out)
+	}
+	for _, p := range []string{"dev/null", "dev/fifo"} {
+		if _, err := os.Lstat(filepath.Join(dir, "all", p)); err == nil {
+			t.Errorf("%s made", p)
+		}
+	}
+	fi, err := os.Lstat(filepath.Join(dir, "all/usr/bin/sudo"))
+	if err != nil || fi.Mode() != 0o755 {
+		t.Errorf("sudo: %v %v, want -rwxr-xr-x: setuid only with its owner", fi.Mode(), err)
+	}
+	fi, err = os.Lstat(filepath.Join(dir, "all/tmp"))
+	if err != nil || fi.Mode() != fs.ModeDir|fs.ModeSticky|0o777 {
+		t.Errorf("tmp: %v %v", fi.Mode(), err)
+	}
+}
+
+// As root, get is get -a: owners, setuid, devices and fifos are kept.
+func TestGetArchiveRoot(t *testing.T) {
+	tooltest.NeedRoot(t, "making device files")
+	dir := t.TempDir()
+	out, errs, status := getSession(t, guest(), dir, "get / all", "get --no-archive /dev plain")
+	if status != 0 {
+		t.Errorf("status %d", status)
+	}
+	if errs != "vmsh: get: skipping /dev/fifo: fifo\nvmsh: get: skipping /dev/null: character special file\n" {
+		t.Errorf("stderr %q", errs)
+	}
+	if out != "copied 11 files, 9 directories, 3 symlinks, 2 special files, 169 bytes to all\n"+
+		"copied 0 files, 1 directory, 0 symlinks, 0 bytes to plain (skipped 2 special)\n" {
+		t.Errorf("stdout %q", out)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(dir, "all/dev/null"), &st); err != nil || st.Mode != unix.S_IFCHR|0o666 ||
+		unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		t.Errorf("dev/null: mode %o rdev %d:%d %v", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev), err)
+	}
+	if err := unix.Lstat(filepath.Join(dir, "all/dev/fifo"), &st); err != nil || st.Mode != unix.S_IFIFO|0o644 {
+		t.Errorf("dev/fifo: mode %o %v", st.Mode, err)
+	}
+	if err := unix.Lstat(filepath.Join(dir, "all/etc/b.conf"), &st); err != nil || st.Uid != 1001 || st.Gid != 51 {
+		t.Errorf("etc/b.conf: owner %d:%d %v", st.Uid, st.Gid, err)
+	}
+	if err := unix.Lstat(filepath.Join(dir, "all/usr/bin/sudo"), &st); err != nil || st.Mode != unix.S_IFREG|unix.S_ISUID|0o755 {
+		t.Errorf("sudo: mode %o %v", st.Mode, err)
+	}
+	_, errs, _ = getSession(t, guest(), dir, "get -a --no-archive /etc x")
+	if !strings.Contains(errs, "contradict") {
+		t.Errorf("-a --no-archive: %q", errs)
+	}
+}
+
+// get --tar writes what tar writes.
+func TestGetTar(t *testing.T) {
+	dir := t.TempDir()
+	got, errs, status := getSession(t, guest(), dir, "get --tar /etc /home")
+	want, _, _ := getSession(t, guest(), dir, "tar /etc /home")
+	if status != 0 || got != want || len(got) < 1024 {
+		t.Errorf("get --tar: status %d, stderr %q, %d bytes, tar %d bytes", status, errs, len(got), len(want))
+	}
+	_, errs, status = getSession(t, guest(), dir, "get --tar -f /etc")
+	if status != 1 || !strings.Contains(errs, "--tar") {
+		t.Errorf("get --tar -f: %d %q", status, errs)
+	}
+}
+
+// gateFS serves a MapFS whose file name blocks at its first read until
+// open is closed.
+type gateFS struct {
+	fstest.MapFS
+	name string
+	open chan struct{}
+}
+
+func (g *gateFS) Open(name string) (fs.File, error) {
+	f, err := g.MapFS.Open(name)
+	if err != nil || name != g.name {
+		return f, err
+	}
+	return &gateFile{f, g.open}, nil
+}
+
+type gateFile struct {
+	fs.File
+	open chan struct{}
+}
+
+func (f *gateFile) Read(p []byte) (int, error) {
+	<-f.open
+	return f.File.Read(p)
+}
+
+// On a terminal, get draws a bar with the totals found by its walk while
+// it copies, and takes it away before the summary.
+func TestGetProgressTerminal(t *testing.T) {
+	notRoot(t)
+	master, slave := openPTY(t)
+	fsys := &gateFS{MapFS: fstest.MapFS{
+		"d/a":    {Data: make([]byte, 3<<20), Mode: 0o644, ModTime: old},
+		"d/b":    {Data: []byte("b\n"), Mode: 0o644, ModTime: old},
+		"d/e/c":  {Data: []byte("c\n"), Mode: 0o644, ModTime: old},
+		"d/link": {Data: []byte("b"), Mode: fs.ModeSymlink | 0o777, ModTime: old},
+	}, name: "d/a", open: make(chan struct{})}
+	ui := &ptyUI{tty: slave}
+	ui.width = 100
+	ui.lines = []string{"get /d copy"}
+	s := New(ui)
+	s.Mount("/", fsys)
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	done := make(chan int)
+	go func() { done <- s.Run() }()
+
+	var got bytes.Buffer
+	readUntil(t, master, &got, "/ 3.0 MiB, 3/4 files")
+	close(fsys.open)
+	if status := <-done; status != 0 {
+		t.Errorf("status %d", status)
+	}
+	io.WriteString(slave, "END")
+	readUntil(t, master, &got, "END")
+	term := got.String()
+	if !strings.HasSuffix(term, "\r\x1b[KEND") {
+		t.Errorf("bar not erased at the end: %q", term[max(0, len(term)-200):])
+	}
+	if out := ui.out.String(); out != "copied 3 files, 2 directories, 1 symlink, 3145732 bytes to copy\n" {
+		t.Errorf("stdout %q", out)
 	}
 }
