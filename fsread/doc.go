@@ -107,7 +107,10 @@
 // image holds no data for them. An open file serves small sequential Read
 // calls, and small ReadAt calls that continue the previous one, from
 // buffers filled with large reads of the image; ReadAt is safe for
-// concurrent use.
+// concurrent use. A regular file is a [RegionFile]: its Region method
+// tells where its data and its holes lie (unmapped blocks and unwritten
+// extents), as lseek's SEEK_DATA and SEEK_HOLE do, so a copy can skip
+// the holes without reading them.
 //
 // # Security
 //
