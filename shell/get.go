@@ -423,12 +423,7 @@ func (c *copier) copyAs(d *hostDir, name, host, src string, fi fs.FileInfo, dept
 		return
 	}
 	if t != 0 && t != fs.ModeSymlink && !c.root {
-		c.mu.Lock()
-		if c.noDevices == nil {
-			c.noDevices = map[string]int{}
-		}
-		c.noDevices[specialKind(in)]++
-		c.mu.Unlock()
+		c.noDevice(in)
 		return
 	}
 	f := file{d: d, name: name, host: host, src: src, in: in}
@@ -449,6 +444,21 @@ func (c *copier) copyAs(d *hostDir, name, host, src string, fi fs.FileInfo, dept
 	}
 	c.queue(d, func() { c.copyOne(f) })
 }
+
+// noDevice counts a special file that could not be made, for the note at
+// the end.
+func (c *copier) noDevice(in inode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.noDevices == nil {
+		c.noDevices = map[string]int{}
+	}
+	c.noDevices[specialKind(in)]++
+}
+
+// errNotMade is the error of a special file that may not be made here,
+// counted rather than reported.
+var errNotMade = errors.New("not permitted")
 
 // specialKind names the kind of a special file for the note about those
 // skipped.
@@ -615,6 +625,13 @@ func (c *copier) setOwner(fd int, name string, in inode, host string) uint32 {
 		err = unix.Fchown(fd, uid, gid)
 	} else {
 		err = unix.Fchownat(fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) {
+		// Root in a user namespace that does not map the id.
+		c.mu.Lock()
+		c.noOwner++
+		c.mu.Unlock()
+		return mode &^ (sISUID | sISGID)
 	}
 	if err != nil {
 		c.fail(host, &fs.PathError{Op: "chown", Path: host, Err: err})
@@ -938,7 +955,16 @@ func (c *copier) copySpecial(f file) bool {
 	xs := c.xattrs(f.src)
 	mode := f.in.mode & sIFMT
 	dev := int(unix.Mkdev(f.in.major, f.in.minor))
-	ok := c.makeNode(f, func(dfd int, name string) error { return unix.Mknodat(dfd, name, mode|0o600, dev) }, func(dfd int, name string) error {
+	mk := func(dfd int, name string) error {
+		err := unix.Mknodat(dfd, name, mode|0o600, dev)
+		if errors.Is(err, unix.EPERM) {
+			// Root in a container that may not make devices.
+			c.noDevice(f.in)
+			return errNotMade
+		}
+		return err
+	}
+	ok := c.makeNode(f, mk, func(dfd int, name string) error {
 		m := c.setOwner(dfd, name, f.in, f.host)
 		c.setXattrs(dfd, name, xs, f.host)
 		// The node was made here just now; no symlink can stand in its
@@ -969,6 +995,9 @@ func (c *copier) makeNode(f file, mk, meta func(dfd int, name string) error) boo
 		name = tempName(f.name)
 	}
 	if err := mk(dfd, name); err != nil {
+		if err == errNotMade {
+			return false
+		}
 		if errors.Is(err, unix.EEXIST) {
 			err = existsErr(false, false)
 		}
@@ -1047,10 +1076,18 @@ func (c *copier) notes() {
 				parts = append(parts, plural(n, k))
 			}
 		}
-		x.Warn("skipped %s (run as root to create them)", joinAnd(parts))
+		why := "run as root to create them"
+		if c.root {
+			why = "not permitted here"
+		}
+		x.Warn("skipped %s (%s)", joinAnd(parts), why)
 	}
 	if c.noOwner > 0 {
-		x.Warn("owners not kept for %s (run as root to keep them, or use tar)", plural(c.noOwner, "file"))
+		why := "run as root to keep them, or use tar"
+		if c.root {
+			why = "ids not mapped here; tar keeps them"
+		}
+		x.Warn("owners not kept for %s (%s)", plural(c.noOwner, "file"), why)
 	}
 	if c.xattrNoRoot > 0 {
 		x.Warn("trusted.* and security.* attributes not copied for %s (run as root to copy them)", plural(c.xattrNoRoot, "file"))
