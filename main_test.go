@@ -308,7 +308,7 @@ func TestGetMatchesKernel(t *testing.T) {
 			img := fixture(t, tc.image)
 			want := readExpect(t, tc.expect)
 			dir := t.TempDir()
-			r := vmsh(t, dir, "", "-c", "use "+tc.use+"; get / out", img)
+			r := vmsh(t, dir, "", "-c", "use "+tc.use+"; get --no-archive / out", img)
 			if r.status != 0 {
 				t.Fatalf("get: %+v", r)
 			}
