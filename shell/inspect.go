@@ -623,6 +623,9 @@ func (s *Shell) classify(e *fstabEntry, root *Volume) {
 // /dev/disk, which vmsh cannot know, are taken as the partition of that
 // number when there is only one disk.
 func (s *Shell) fstabVolume(spec string, root *Volume) (*Volume, error) {
+	if k, v, ok := strings.Cut(spec, "="); ok && len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		spec = k + "=" + v[1:len(v)-1] // UUID="...", as libmount accepts
+	}
 	byKey := strings.Contains(spec, "=")
 	for _, dir := range []string{"/dev/disk/by-uuid/", "/dev/disk/by-label/", "/dev/disk/by-partuuid/", "/dev/disk/by-partlabel/"} {
 		byKey = byKey || strings.HasPrefix(spec, dir)

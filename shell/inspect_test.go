@@ -222,7 +222,7 @@ func TestFstabAssembly(t *testing.T) {
 	fstab := "# fstab of the test guest\n" +
 		"PARTLABEL=logs /var/log ext4 defaults 0 2\n" + // before /var: mounted after it all the same
 		"LABEL=root / ext4 defaults 0 1\n" +
-		"LABEL=VAR\\040DATA /var ext4 defaults 0 2\n" +
+		"LABEL=\"VAR\\040DATA\" /var ext4 defaults 0 2\n" +
 		"/dev/disk/by-partuuid/0b7c2a51-0000-4000-8000-000000000004 /srv ext4 defaults 0 2\n" +
 		"PARTUUID=0b7c2a51-0000-4000-8000-000000000005 /bulk xfs defaults 0 2\n" +
 		"/dev/vda4 /mnt/usb ext4 noauto 0 0\n" +
@@ -267,7 +267,7 @@ func TestFstabAssembly(t *testing.T) {
 		mounted[mt.Mountpoint] = *mt.Volume + " " + *mt.Source
 	}
 	wantMounted := map[string]string{
-		"/": "sda1 LABEL=root", "/var": `sda2 LABEL=VAR DATA`, "/var/log": "sda3 PARTLABEL=logs",
+		"/": "sda1 LABEL=root", "/var": `sda2 LABEL="VAR DATA"`, "/var/log": "sda3 PARTLABEL=logs",
 		"/srv": "sda4 /dev/disk/by-partuuid/0b7c2a51-0000-4000-8000-000000000004",
 	}
 	if fmt.Sprint(mounted) != fmt.Sprint(wantMounted) {
