@@ -326,7 +326,7 @@ func runCat(x *Call) error {
 	if len(ops) == 0 {
 		return usagef("missing file operand")
 	}
-	buf := make([]byte, bufSize)
+	var buf []byte
 	for _, p := range x.expand(ops) {
 		if err := x.Ctx.Err(); err != nil {
 			return err
@@ -341,6 +341,11 @@ func runCat(x *Call) error {
 			err = errIsDir
 		}
 		if err == nil {
+			// As big as the file, up to bufSize: a small file costs no
+			// megabyte of memory to clear.
+			if n := int(min(max(fi.Size(), 4096), bufSize)); n > len(buf) {
+				buf = make([]byte, n)
+			}
 			_, err = io.CopyBuffer(onlyWriter{x.Out}, ctxReader{x.Ctx, f}, buf)
 		}
 		f.Close()
