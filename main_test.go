@@ -840,6 +840,14 @@ func TestInspectTwoRoots(t *testing.T) {
 	if r.status != 0 || sha256hex(r.stdout) != guestLog || !strings.HasPrefix(r.stderr, wantErr) {
 		t.Errorf("two roots: status %d, stderr:\n%s\nwant it to start with:\n%s", r.status, r.stderr, wantErr)
 	}
+	// Both disks have a filesystem labelled var; the guest's fstab names
+	// /var by LABEL=, and gets its own, on the disk of its root, even when
+	// the other disk comes first.
+	if r := vmsh(t, "", "", "-c", "cat /var/log/syslog", other, guest); sha256hex(r.stdout) != guestLog ||
+		!strings.Contains(r.stderr, "vmsh: / is ubuntu--vg-root") {
+		t.Errorf("disks swapped: /var/log/syslog is not ubuntu--vg-var's; stderr:\n%s", r.stderr)
+	}
+
 	for _, name := range []string{"vg0-root", "/dev/vg0/root", "/dev/mapper/vg0-root", "UUID=6c766d00-0000-4000-8000-000000000011"} {
 		r := vmsh(t, "", "", "--root", name, "-c", "cat /var/log/syslog; info --json", guest, other)
 		if r.status != 0 || r.stderr != "vmsh: / is vg0-root (ext4, label root)\n" {
