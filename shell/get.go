@@ -220,7 +220,7 @@ func (c *copier) run(dest string, srcs []string) error {
 				c.copyContents(top, src, 0, nil)
 				continue
 			}
-			c.copy(top, base, src, fi, 0, nil)
+			c.copy(top, base, src, fi, nil, 0, nil)
 		}
 		c.release(top)
 		c.wait()
@@ -262,7 +262,7 @@ func (c *copier) run(dest string, srcs []string) error {
 		return err
 	}
 	c.start(srcs)
-	c.copyAs(top, base, clean, src, fi, 0, nil)
+	c.copyAs(top, base, clean, src, fi, nil, 0, nil)
 	c.release(top)
 	c.wait()
 	return x.Ctx.Err()
@@ -400,13 +400,15 @@ func validName(n string) bool {
 }
 
 // copy copies the guest file src (described by fi, not followed if a
-// symlink) into d under name.
-func (c *copier) copy(d *hostDir, name, src string, fi fs.FileInfo, depth int, seen []fileID) {
-	c.copyAs(d, name, filepath.Join(d.host, name), src, fi, depth, seen)
+// symlink) into d under name. g, if not nil, is the filesystem whose
+// directory listing gave fi, through which a file is opened by its inode
+// number rather than by its path.
+func (c *copier) copy(d *hostDir, name, src string, fi fs.FileInfo, g byInodeFS, depth int, seen []fileID) {
+	c.copyAs(d, name, filepath.Join(d.host, name), src, fi, g, depth, seen)
 }
 
 // copyAs is copy with the host path for messages given.
-func (c *copier) copyAs(d *hostDir, name, host, src string, fi fs.FileInfo, depth int, seen []fileID) {
+func (c *copier) copyAs(d *hostDir, name, host, src string, fi fs.FileInfo, g byInodeFS, depth int, seen []fileID) {
 	x := c.x
 	if x.Ctx.Err() != nil {
 		return
@@ -427,6 +429,9 @@ func (c *copier) copyAs(d *hostDir, name, host, src string, fi fs.FileInfo, dept
 		return
 	}
 	f := file{d: d, name: name, host: host, src: src, in: in}
+	if in.known {
+		f.g = g
+	}
 	if c.archive && in.nlink > 1 {
 		if id, ok := x.Shell.fileID(src, in); ok {
 			if o := c.links[id]; o != nil {
@@ -478,6 +483,52 @@ type file struct {
 	name, host string
 	src        string
 	in         inode
+	g          byInodeFS // opens it by in.ino; nil: by src
+}
+
+// byInodeFS is a filesystem that opens files by inode number, as fsread's
+// does.
+type byInodeFS interface {
+	OpenInode(ino uint64, name string) (fs.File, error)
+	InodeXattrs(ino uint64) ([]fsread.Xattr, error)
+}
+
+// dirFS returns the filesystem that lists the guest directory src, if it
+// opens files by inode number.
+func (c *copier) dirFS(src string) byInodeFS {
+	s := c.x.Shell
+	r, err := s.ns.resolve("open", s.name(src), true)
+	if err != nil {
+		return nil
+	}
+	mt, _ := s.ns.lookup(r)
+	if mt == nil {
+		return nil
+	}
+	g, _ := mt.fsys.(byInodeFS)
+	return g
+}
+
+// open opens the guest file f.
+func (c *copier) open(f file) (fs.File, error) {
+	if f.g != nil {
+		return f.g.OpenInode(f.in.ino, f.name)
+	}
+	return c.x.Shell.FS().Open(c.x.Shell.name(f.src))
+}
+
+// fileXattrs returns the extended attributes of f in archive mode.
+func (c *copier) fileXattrs(f file) []fsread.Xattr {
+	if !c.archive || f.g == nil {
+		return c.xattrs(f.src)
+	}
+	xs, err := f.g.InodeXattrs(f.in.ino)
+	if err != nil {
+		c.fail(f.src, err)
+		return nil
+	}
+	fsread.SortXattrs(xs)
+	return xs
 }
 
 // copyOne copies a file, symlink or special file and reports whether it
@@ -552,6 +603,7 @@ func (c *copier) copyContents(d *hostDir, src string, depth int, seen []fileID) 
 		c.fail(src, err)
 		return
 	}
+	g := c.dirFS(src)
 	for _, e := range ents {
 		if x.Ctx.Err() != nil {
 			return
@@ -566,7 +618,7 @@ func (c *copier) copyContents(d *hostDir, src string, depth int, seen []fileID) 
 			c.fail(child, err)
 			continue
 		}
-		c.copy(d, e.Name(), child, fi, depth, seen)
+		c.copy(d, e.Name(), child, fi, g, depth, seen)
 	}
 }
 
@@ -761,13 +813,13 @@ func (c *copier) copyFile(f file) bool {
 		c.fail(f.host, err)
 		return false
 	}
-	r, err := x.Shell.FS().Open(x.Shell.name(f.src))
+	r, err := c.open(f)
 	if err != nil {
 		c.fail(f.src, err)
 		return false
 	}
 	defer r.Close()
-	xs := c.xattrs(f.src)
+	xs := c.fileXattrs(f)
 	tmp := tempName(f.name)
 	dfd := f.d.fd()
 	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
@@ -938,7 +990,7 @@ func (c *copier) copySymlink(f file) bool {
 		c.fail(f.src, errors.New("symlink target contains a NUL byte"))
 		return false
 	}
-	xs := c.xattrs(f.src)
+	xs := c.fileXattrs(f)
 	ok := c.makeNode(f, func(dfd int, name string) error { return unix.Symlinkat(target, dfd, name) }, func(dfd int, name string) error {
 		c.setOwner(dfd, name, f.in, f.host) // a symlink's mode means nothing
 		c.setXattrs(dfd, name, xs, f.host)
@@ -952,7 +1004,7 @@ func (c *copier) copySymlink(f file) bool {
 
 // copySpecial makes a device file, fifo or socket (root, archive mode).
 func (c *copier) copySpecial(f file) bool {
-	xs := c.xattrs(f.src)
+	xs := c.fileXattrs(f)
 	mode := f.in.mode & sIFMT
 	dev := int(unix.Mkdev(f.in.major, f.in.minor))
 	mk := func(dfd int, name string) error {
