@@ -36,15 +36,27 @@ type inspection struct {
 // An osRoot is a filesystem holding an operating system's root directory:
 // one with /etc/os-release, /usr/lib/os-release, another release file, or
 // /etc/fstab.
+//
+// Whether a filesystem is a root takes a look at its /etc; what system it
+// holds takes more reads, which go on in the background while the guest
+// is mounted and the first command runs: details waits for them.
 type osRoot struct {
-	vol         *Volume
+	vol      *Volume
+	hasFstab bool
+	ready    chan struct{} // closed once the fields below are set
+
 	release     map[string]string // os-release fields: ID, NAME, VERSION_ID, PRETTY_NAME, ...
 	releaseFile string            // the file they came from, "/etc/os-release"; "" if none
 	hostname    string
 	arch        string // as uname -m says it: x86_64, aarch64, ...
 	archFrom    string // the ELF file arch was read from
-	hasFstab    bool
-	fstabLines  int // entries in its fstab
+	fstabLines  int    // entries in its fstab
+}
+
+// details waits for the description of the system on r and returns r.
+func (r *osRoot) details() *osRoot {
+	<-r.ready
+	return r
 }
 
 // fstabResult is what mounting a root's /etc/fstab did, line by line.
@@ -172,7 +184,7 @@ func (s *Shell) MountGuestWith(o GuestOptions) (bool, error) {
 			s.Warnf("%d operating systems on these disks:", len(s.insp.roots))
 			var b strings.Builder
 			for _, r := range s.insp.roots {
-				fmt.Fprintf(&b, "  %s\t%s\n", r.vol.Name, r.describe())
+				fmt.Fprintf(&b, "  %s\t%s\n", r.vol.Name, r.details().describe())
 			}
 			for _, l := range strings.Split(strings.TrimSuffix(tabulate(b.String()), "\n"), "\n") {
 				s.Warnf("%s", l)
@@ -247,33 +259,57 @@ func rootTree(v *Volume, f fs.FS) *mountFS {
 	return t
 }
 
-// inspectRoot reports what operating system f holds at its top, or nil if
-// it does not look like the root of one.
+// inspectRoot reports whether f holds an operating system's root at its
+// top: an /etc with fstab, os-release or another release file, or a
+// /usr/lib/os-release. For a root it starts reading what system it is.
 func inspectRoot(v *Volume, f fs.FS) *osRoot {
 	t := rootTree(v, f)
 	if fi, err := t.Stat("etc"); err != nil || !fi.IsDir() {
 		return nil
 	}
-	// Each of these is a few dependent reads: done at once, their reads
-	// are in flight together.
-	r := &osRoot{vol: v}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if fi, err := t.Stat("etc/fstab"); err == nil && fi.Mode().IsRegular() {
-			r.hasFstab = true
-			if data, err := readSmallFile(t, "etc/fstab", maxFstab); err == nil {
-				r.fstabLines = len(parseFstab(string(data)))
-			}
+	r := &osRoot{vol: v, ready: make(chan struct{})}
+	if fi, err := t.Stat("etc/fstab"); err == nil && fi.Mode().IsRegular() {
+		r.hasFstab = true
+	}
+	isRoot := r.hasFstab
+	for _, name := range releaseFiles {
+		if isRoot {
+			break
 		}
-	})
-	wg.Go(func() { r.release, r.releaseFile = readRelease(t) })
-	wg.Go(func() { r.hostname = readHostname(t) })
-	wg.Go(func() { r.arch, r.archFrom = guestArch(t) })
-	wg.Wait()
-	if !r.hasFstab && r.releaseFile == "" {
+		_, err := t.Lstat(name)
+		isRoot = err == nil
+	}
+	if !isRoot {
 		return nil
 	}
+	go r.describeSystem(t)
 	return r
+}
+
+// releaseFiles are the files that say what system a root holds, in the
+// order readRelease reads them.
+var releaseFiles = []string{"etc/os-release", "usr/lib/os-release", "etc/lsb-release", "etc/redhat-release", "etc/debian_version", "etc/alpine-release"}
+
+// describeSystem reads what system t holds and closes r.ready. Each part
+// is a few dependent reads: done at once, their reads are in flight
+// together.
+func (r *osRoot) describeSystem(t *mountFS) {
+	defer close(r.ready)
+	defer func() { recover() }() // a bug, not the guest's: the rest stays unknown
+	var wg sync.WaitGroup
+	var fstabLines int
+	var release map[string]string
+	var releaseFile, hostname, arch, archFrom string
+	wg.Go(func() {
+		if data, err := readSmallFile(t, "etc/fstab", maxFstab); err == nil {
+			fstabLines = len(parseFstab(string(data)))
+		}
+	})
+	wg.Go(func() { release, releaseFile = readRelease(t) })
+	wg.Go(func() { hostname = readHostname(t) })
+	wg.Go(func() { arch, archFrom = guestArch(t) })
+	wg.Wait()
+	r.fstabLines, r.release, r.releaseFile, r.hostname, r.arch, r.archFrom = fstabLines, release, releaseFile, hostname, arch, archFrom
 }
 
 // maxFstab and maxConfig bound the guest files inspection reads;
@@ -847,6 +883,7 @@ func runInfo(x *Call) error {
 			doc.Mounted = optString(mounted.Name)
 		}
 		for _, r := range s.insp.roots {
+			r.details()
 			j := rootJSON{
 				Volume: r.vol.Name, Device: devPath(r.vol), FSType: r.vol.FSType,
 				Label: optString(r.vol.Label), UUID: optString(r.vol.UUID), Mounted: r.vol == mounted,
@@ -879,6 +916,7 @@ func runInfo(x *Call) error {
 	}
 	var b strings.Builder
 	for i, r := range s.insp.roots {
+		r.details()
 		if i > 0 {
 			b.WriteString("\n")
 		}
