@@ -152,17 +152,21 @@ func runTree(x *Call) error {
 		if err := x.Ctx.Err(); err != nil {
 			return err
 		}
+		// As tree(1) does, a path that is not a directory is named with
+		// a note on standard output; a file given counts as a file, a
+		// missing path fails the command.
 		fi, err := fs.Stat(x.Shell.FS(), x.Shell.name(p))
-		if err != nil {
-			t.w.Flush()
-			x.Fail(p, err)
-			continue
-		}
-		if !fi.IsDir() {
-			fmt.Fprintf(t.w, "%s [error opening dir]\n", x.Shell.show(p))
+		if err != nil || !fi.IsDir() {
+			fmt.Fprintf(t.w, "%s  [error opening dir]\n", x.Shell.show(p))
+			if err != nil {
+				x.failed = true
+			} else {
+				t.files++
+			}
 			continue
 		}
 		fmt.Fprintln(t.w, x.Shell.show(p))
+		t.dirs++
 		if err := t.dir(p, "", 1, maxDepth); err != nil {
 			return err
 		}
@@ -201,7 +205,8 @@ func (t *treeRun) dir(p, prefix string, depth, maxDepth int) error {
 	}
 	for i, e := range ents {
 		last := i == len(ents)-1
-		branch, indent := "├── ", "│   "
+		// tree(1) pads the vertical line with no-break spaces.
+		branch, indent := "├── ", "│\u00a0\u00a0 "
 		if last {
 			branch, indent = "└── ", "    "
 		}
@@ -238,7 +243,8 @@ func (t *treeRun) dir(p, prefix string, depth, maxDepth int) error {
 }
 
 const treeHelp = `tree draws the directories below each path (by default .) as tree(1) does,
-with ├── └── │ lines, then counts the directories and files. Names starting
+with ├── └── │ lines, then counts the directories and files (the paths given
+among them; a path that is not a directory is named with a note). Names starting
 with '.' are left out unless -a. Symbolic links are shown with their target
 and not entered.
   -a    include names starting with '.'

@@ -47,12 +47,14 @@ func TestTree(t *testing.T) {
 		"one/only/f": {Data: []byte("f")},
 	}
 	tests := []struct{ cmd, out, err string }{
-		{"tree r", "r\n├── a\n│   ├── x\n│   └── y\n│       └── z\n├── b\n├── l -> a\n└── m -> b\n\n3 directories, 4 files\n", ""},
-		{"tree -a -L 1 r", "r\n├── .h\n├── a\n├── b\n├── l -> a\n└── m -> b\n\n2 directories, 3 files\n", ""},
-		{"tree -L1 one", "one\n└── only\n\n1 directory, 0 files\n", ""},
-		{"cd one; tree", ".\n└── only\n    └── f\n\n1 directory, 1 file\n", ""},
+		// As tree(1) 2.x draws and counts: no-break spaces after the
+		// vertical line, and the directories given counted too.
+		{"tree r", "r\n├── a\n│\u00a0\u00a0 ├── x\n│\u00a0\u00a0 └── y\n│\u00a0\u00a0     └── z\n├── b\n├── l -> a\n└── m -> b\n\n4 directories, 4 files\n", ""},
+		{"tree -a -L 1 r", "r\n├── .h\n├── a\n├── b\n├── l -> a\n└── m -> b\n\n3 directories, 3 files\n", ""},
+		{"tree -L1 one", "one\n└── only\n\n2 directories, 0 files\n", ""},
+		{"cd one; tree", ".\n└── only\n    └── f\n\n2 directories, 1 file\n", ""},
 		{"tree -L 0 r", "", "vmsh: tree: invalid level, must be greater than 0\n"},
-		{"tree nope r/b", "r/b [error opening dir]\n\n0 directories, 0 files\n", "vmsh: tree nope: no such file or directory\n"},
+		{"tree nope r/b", "nope  [error opening dir]\nr/b  [error opening dir]\n\n0 directories, 1 file\n", ""},
 	}
 	for _, tt := range tests {
 		out, errs, _ := session(t, fsys, tt.cmd)
