@@ -138,6 +138,26 @@ func exercise(fsys *FS) (files int, bytesRead int64) {
 			}
 			f.Seek(0, io.SeekStart)
 			f.Seek(-1, io.SeekEnd)
+			for off, i := int64(0), 0; i < 64; i++ {
+				end, _, err := f.Region(off)
+				if err != nil {
+					break
+				}
+				if end <= off {
+					panic(fmt.Sprintf("Region(%d) ends at %d", off, end))
+				}
+				off = end
+			}
+		}
+		if d != nil {
+			if fi, err := d.Info(); err == nil {
+				if st, ok := fi.Sys().(*Stat); ok {
+					if g, err := fsys.OpenInode(st.Ino, d.Name()); err == nil {
+						g.Close()
+					}
+					fsys.InodeXattrs(st.Ino)
+				}
+			}
 		}
 		return nil
 	})
