@@ -56,7 +56,8 @@ are written); symlinks are recreated as symlinks and never followed; sparse file
 and device files, fifos and sockets are skipped with a note (tar keeps them all). Extended
 attributes the local filesystem refuses are noted once. Each file is written under a temporary
 name (.NAME.vmsh-XXXXXXXX) in its directory and renamed when complete, so an interrupted or
-failed copy leaves no partial file under its final name. Nothing is written outside dest.
+failed copy leaves no partial file under its final name. A directory that already exists is
+filled but keeps its own mode, owner and times. Nothing is written outside dest.
 On a terminal a progress bar shows bytes, files, rate and time left; at the end a summary
 line says what was copied.`
 
