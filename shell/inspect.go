@@ -123,7 +123,7 @@ func (s *Shell) MountGuestWith(o GuestOptions) (bool, error) {
 	}
 	var exts []*Volume
 	for _, v := range s.volumes() {
-		if v.isExt() && v.fsys == nil && v.openErr == nil {
+		if v.isExt() && v.openErr == nil {
 			exts = append(exts, v)
 		}
 	}
@@ -141,7 +141,10 @@ func (s *Shell) MountGuestWith(o GuestOptions) (bool, error) {
 					res[i] = opened{err: fmt.Errorf("%s: internal error: %v", v.Name, p)}
 				}
 			}()
-			f, err := v.openFS(s)
+			f, err := v.fsys, error(nil)
+			if f == nil {
+				f, err = v.openFS(s)
+			}
 			res[i] = opened{fsys: f, err: err}
 			if err == nil {
 				res[i].root = inspectRoot(v, f)

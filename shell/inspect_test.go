@@ -348,3 +348,27 @@ func str(p *string) string {
 	}
 	return *p
 }
+
+// Inspecting again, after the filesystems were opened, finds the same
+// root, described the same way.
+func TestInspectAgain(t *testing.T) {
+	data := gunzipTestdata(t, "guest.img.gz")
+	ui := &fakeUI{}
+	s := New(ui)
+	s.AddDisk("guest.img", bytes.NewReader(data), int64(len(data)))
+	var got []string
+	for range 2 {
+		if !s.MountGuest() {
+			t.Fatalf("nothing mounted: %s", ui.err.String())
+		}
+		if len(s.insp.roots) != 1 {
+			t.Fatalf("%d roots", len(s.insp.roots))
+		}
+		r := s.insp.roots[0].details()
+		got = append(got, r.vol.Name+": "+r.describe()+" "+r.arch)
+	}
+	want := "ubuntu--vg-root: Ubuntu 24.04.1 LTS, hostname guest x86_64"
+	if got[0] != want || got[1] != want {
+		t.Errorf("got %q, want %q twice", got, want)
+	}
+}
