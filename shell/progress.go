@@ -33,8 +33,8 @@ type progress struct {
 	width func() int
 	mu    sync.Mutex // guards shown, samples and writes to w
 	shown bool       // the bar is on the screen
-	// samples are recent (time, bytes) pairs, for a rate that follows
-	// the copy rather than its whole history.
+	// samples are recent counts, for rates that follow the copy rather
+	// than its whole history.
 	samples []sample
 
 	stopOnce sync.Once
@@ -44,8 +44,8 @@ type progress struct {
 }
 
 type sample struct {
-	t time.Time
-	n int64
+	t            time.Time
+	bytes, files int64
 }
 
 const (
@@ -198,31 +198,31 @@ func (p *progress) erase() {
 	}
 }
 
-// rate returns bytes per second over the last rateWindow, recording the
-// sample for now. p.mu is held.
-func (p *progress) rate(now time.Time, n int64) float64 {
-	p.samples = append(p.samples, sample{now, n})
+// rate returns bytes and files per second over the last rateWindow,
+// recording the sample for now. p.mu is held.
+func (p *progress) rate(now time.Time, bytes, files int64) (float64, float64) {
+	p.samples = append(p.samples, sample{now, bytes, files})
 	i := 0
 	for i < len(p.samples)-1 && now.Sub(p.samples[i].t) > rateWindow {
 		i++
 	}
 	p.samples = p.samples[i:]
-	first := sample{p.start, 0}
+	first := sample{t: p.start}
 	if len(p.samples) > 1 && now.Sub(p.start) > rateWindow {
 		first = p.samples[0]
 	}
 	d := now.Sub(first.t).Seconds()
 	if d <= 0 {
-		return 0
+		return 0, 0
 	}
-	return float64(n-first.n) / d
+	return float64(bytes-first.bytes) / d, float64(files-first.files) / d
 }
 
 // line formats the bar for a terminal width columns wide; it is never
 // longer than width-1, so the terminal does not wrap it. p.mu is held.
 func (p *progress) line(now time.Time, width int) string {
 	n, files := p.bytes.Load(), p.files.Load()
-	r := p.rate(now, n)
+	r, rf := p.rate(now, n, files)
 	known := p.totalKnown.Load()
 	tb, tf := p.totalBytes.Load(), p.totalFiles.Load()
 
@@ -237,19 +237,28 @@ func (p *progress) line(now time.Time, width int) string {
 	}
 	b.WriteString(" " + pluralWord(max(files, tf), "file"))
 	b.WriteString(", " + humanBytes(int64(r)) + "/s")
+	// Many small files take longer than their bytes say, and one big
+	// file longer than its count: the bar shows the part behind, and
+	// the ETA the longer of the two estimates.
 	frac := -1.0
 	if known {
-		switch {
-		case tb > 0:
+		frac = 1
+		if tb > 0 {
 			frac = float64(n) / float64(tb)
-		case tf > 0:
-			frac = float64(files) / float64(tf)
-		default:
-			frac = 1
+		}
+		if tf > 0 {
+			frac = min(frac, float64(files)/float64(tf))
 		}
 		frac = min(max(frac, 0), 1)
+		eta := -1.0
 		if tb > n && r > 0 {
-			b.WriteString(", ETA " + clock(time.Duration(float64(tb-n)/r*float64(time.Second))))
+			eta = float64(tb-n) / r
+		}
+		if tf > files && rf > 0 {
+			eta = max(eta, float64(tf-files)/rf)
+		}
+		if eta >= 0 {
+			b.WriteString(", ETA " + clock(time.Duration(eta*float64(time.Second))))
 		}
 	}
 	text := b.String()

@@ -26,7 +26,11 @@ func TestProgressLine(t *testing.T) {
 		{"known totals", 3 << 20, 5, true, 6 << 20, 10, 80,
 			"get 3.0 MiB / 6.0 MiB, 5/10 files, 1.5 MiB/s, ETA 0:02 [########---------]  50%"},
 		{"zero totals", 0, 0, true, 0, 0, 80, "get 0 B / 0 B, 0/0 files, 0 B/s [########################################] 100%"},
-		{"only files", 0, 1, true, 0, 4, 80, "get 0 B / 0 B, 1/4 files, 0 B/s [##########------------------------------]  25%"},
+		{"only files", 0, 1, true, 0, 4, 80, "get 0 B / 0 B, 1/4 files, 0 B/s, ETA 0:06 [#######-----------------------]  25%"},
+		// The bytes are nearly done, the files not: the bar and the ETA
+		// follow the files.
+		{"files behind", 9 << 20, 10, true, 10 << 20, 100, 100,
+			"get 9.0 MiB / 10.0 MiB, 10/100 files, 4.5 MiB/s, ETA 0:18 [###-------------------------------]  10%"},
 		{"narrow", 3 << 20, 5, true, 6 << 20, 10, 20, "get 3.0 MiB / 6.0 M"},
 		{"one column", 3 << 20, 5, false, 0, 0, 1, "g"},
 	}
@@ -54,9 +58,9 @@ func TestProgressRate(t *testing.T) {
 	// 100 MiB in the first ten seconds, then nothing for ten more.
 	for i := 1; i <= 200; i++ {
 		n := int64(min(i, 100)) << 20
-		p.rate(start.Add(time.Duration(i)*progressTick), n)
+		p.rate(start.Add(time.Duration(i)*progressTick), n, int64(i))
 	}
-	if r := p.rate(start.Add(201*progressTick), 100<<20); r != 0 {
+	if r, _ := p.rate(start.Add(201*progressTick), 100<<20, 200); r != 0 {
 		t.Errorf("rate after a stall = %v, want 0", r)
 	}
 	if len(p.samples) > int(rateWindow/progressTick)+2 {
