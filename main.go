@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -245,7 +246,12 @@ func run(args []string) int {
 
 	// The shell flushes standard output after every command and before every
 	// message on standard error, so the two stay in order.
-	stdout := bufio.NewWriterSize(os.Stdout, 64<<10)
+	// A terminal gets every write at once, and the commands can see it is
+	// one (colours, paging).
+	var stdout io.Writer = os.Stdout
+	if !shell.IsTerminal(os.Stdout) {
+		stdout = bufio.NewWriterSize(os.Stdout, 64<<10)
+	}
 	var ui shell.UI
 	if !o.hasCommand && shell.IsTerminal(os.Stdin) && shell.IsTerminal(os.Stdout) {
 		ui = shell.NewTerminalUI()

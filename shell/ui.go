@@ -58,10 +58,21 @@ func (u *StreamUI) ReadLine(string) (string, error) {
 	return strings.TrimSuffix(line, "\n"), err
 }
 
-func (u *StreamUI) Stdout() io.Writer      { return u.out }
-func (u *StreamUI) Stderr() io.Writer      { return u.err }
-func (u *StreamUI) Interactive() bool      { return false }
-func (u *StreamUI) Width() int             { return 0 }
+func (u *StreamUI) Stdout() io.Writer { return u.out }
+func (u *StreamUI) Stderr() io.Writer { return u.err }
+func (u *StreamUI) Interactive() bool { return false }
+
+// Width is the terminal's width when the output is a terminal, as with
+// vmsh -c on one; otherwise 0.
+func (u *StreamUI) Width() int {
+	if f, ok := u.out.(*os.File); ok && IsTerminal(f) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
+			return w
+		}
+	}
+	return 0
+}
+
 func (u *StreamUI) SetCompleter(Completer) {}
 func (u *StreamUI) Close() error           { return nil }
 
