@@ -89,8 +89,8 @@ func openGated(name, opt string) (Backend, bool, error) {
 
 // waitWaiting waits until at least n reads of the i-th open disk wait at
 // its gate, as the worker's status says (which also shows that status is
-// answered while reads hang).
-func waitWaiting(t *testing.T, c *Client, i, n int) {
+// answered while reads hang), and returns how many do.
+func waitWaiting(t *testing.T, c *Client, i, n int) int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -101,7 +101,7 @@ func waitWaiting(t *testing.T, c *Client, i, n int) {
 		var got int
 		fmt.Sscanf(st[i].State, "waiting %d", &got)
 		if got >= n {
-			return
+			return got
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d reads wait at the gate, want %d", got, n)

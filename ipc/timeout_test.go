@@ -144,6 +144,10 @@ func TestInterrupt(t *testing.T) {
 			bufs := make([][]byte, len(reads))
 			errs := make([]error, len(reads))
 			var wg sync.WaitGroup
+			// One read at a time, each seen waiting before the next
+			// starts: a big read is several requests, so a count of
+			// requests alone cannot tell that every read has begun.
+			waiting := 0
 			for i, r := range reads {
 				bufs[i] = sentinel(r.n)
 				wg.Go(func() {
@@ -153,8 +157,8 @@ func TestInterrupt(t *testing.T) {
 						errs[i] = fmt.Errorf("read %d bytes (%w)", n, errs[i])
 					}
 				})
+				waiting = waitWaiting(t, c, 0, waiting+1)
 			}
-			waitWaiting(t, c, 0, len(reads))
 			c.Interrupt()
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
