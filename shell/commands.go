@@ -331,25 +331,7 @@ func runCat(x *Call) error {
 		if err := x.Ctx.Err(); err != nil {
 			return err
 		}
-		f, err := x.Shell.FS().Open(x.Shell.name(p))
-		if err != nil {
-			x.Fail(p, err)
-			continue
-		}
-		fi, err := f.Stat()
-		if err == nil && fi.IsDir() {
-			err = errIsDir
-		}
-		if err == nil {
-			// As big as the file, up to bufSize: a small file costs no
-			// megabyte of memory to clear.
-			if n := int(min(max(fi.Size(), 4096), bufSize)); n > len(buf) {
-				buf = make([]byte, n)
-			}
-			_, err = io.CopyBuffer(onlyWriter{x.Out}, ctxReader{x.Ctx, f}, buf)
-		}
-		f.Close()
-		if err != nil {
+		if err := x.copyFile(x.Out, p, &buf); err != nil {
 			if x.Ctx.Err() != nil {
 				return x.Ctx.Err()
 			}
@@ -357,6 +339,29 @@ func runCat(x *Call) error {
 		}
 	}
 	return nil
+}
+
+// copyFile writes the contents of the guest file p to w through *buf,
+// which it makes as big as the file, up to bufSize, when it is smaller: a
+// small file costs no megabyte of memory to clear.
+func (x *Call) copyFile(w io.Writer, p string, buf *[]byte) error {
+	f, err := x.Shell.FS().Open(x.Shell.name(p))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return errIsDir
+	}
+	if n := int(min(max(fi.Size(), 4096), bufSize)); n > len(*buf) {
+		*buf = make([]byte, n)
+	}
+	_, err = io.CopyBuffer(onlyWriter{w}, ctxReader{x.Ctx, f}, *buf)
+	return err
 }
 
 // onlyWriter hides any ReadFrom method of the writer, so io.CopyBuffer

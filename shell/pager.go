@@ -2,7 +2,6 @@ package shell
 
 import (
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -68,24 +67,12 @@ func (x *Call) page(paths []string, pager string) error {
 		x.Fail(pager, err)
 		return nil
 	}
-	buf := make([]byte, bufSize)
+	var buf []byte
 	for _, p := range paths {
 		if x.Ctx.Err() != nil {
 			break
 		}
-		f, err := s.FS().Open(s.name(p))
-		if err != nil {
-			x.Fail(p, err)
-			continue
-		}
-		fi, err := f.Stat()
-		if err == nil && fi.IsDir() {
-			err = errIsDir
-		}
-		if err == nil {
-			_, err = io.CopyBuffer(onlyWriter{w}, ctxReader{x.Ctx, f}, buf)
-		}
-		f.Close()
+		err := x.copyFile(w, p, &buf)
 		if errors.Is(err, syscall.EPIPE) {
 			break // the pager has quit
 		}
