@@ -945,7 +945,7 @@ func writeNonZero(w *os.File, b []byte, off int64) (int64, error) {
 	for i := 0; i < len(b); {
 		// Blocks are aligned to the file, not to b.
 		j := min(len(b), i+holeBlock-int((off+int64(i))%holeBlock))
-		if blockIsZero(b[i:j]) {
+		if sparse.IsZero(b[i:j]) {
 			if err := flush(i); err != nil {
 				return end, err
 			}
@@ -955,33 +955,6 @@ func writeNonZero(w *os.File, b []byte, off int64) (int64, error) {
 		i = j
 	}
 	return end, flush(len(b))
-}
-
-func blockIsZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, v := range b {
-		if v != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// countingReader adds what it reads to the progress.
-type countingReader struct {
-	r io.Reader
-	p *progress
-}
-
-func (r countingReader) Read(b []byte) (int, error) {
-	n, err := r.r.Read(b)
-	r.p.add(int64(n))
-	return n, err
 }
 
 // copySymlink recreates a symlink, with the owner, attributes and times

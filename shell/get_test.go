@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"vmsh/internal/sparse"
 	"vmsh/internal/tooltest"
 )
 
@@ -311,7 +312,7 @@ func sparseSum(t *testing.T, p string) string {
 			}
 			for i := 0; i < n; i += 4096 {
 				b := buf[i:min(n, i+4096)]
-				if !blockIsZero(b) {
+				if !sparse.IsZero(b) {
 					fmt.Fprintf(h, "%d:", start+int64(i))
 					h.Write(b)
 				}

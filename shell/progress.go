@@ -326,3 +326,15 @@ func pluralWord(n int64, what string) string {
 	}
 	return what + "s"
 }
+
+// countingReader adds what it reads to the progress.
+type countingReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (r countingReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	r.p.add(int64(n))
+	return n, err
+}

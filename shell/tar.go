@@ -2,7 +2,6 @@ package shell
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"vmsh/fsread"
+	"vmsh/internal/sparse"
 	"vmsh/tarpax"
 )
 
@@ -468,7 +468,7 @@ func (t *tarrer) addFile(src string, h *tarpax.Header, in inode) error {
 			}
 		}
 	} else {
-		_, rerr = io.CopyBuffer(onlyWriter{progressWriter{t.tw, t.p}}, ctxReader{x.Ctx, f}, t.buf)
+		_, rerr = io.CopyBuffer(onlyWriter{t.tw}, countingReader{ctxReader{x.Ctx, f}, t.p}, t.buf)
 		if rerr == nil && t.tw.Remaining() > 0 {
 			rerr = io.ErrUnexpectedEOF
 		}
@@ -630,7 +630,7 @@ func (t *tarrer) zeroRegions(ra io.ReaderAt, size int64) ([]tarpax.Region, error
 		}
 		for i := 0; i < n; i += holeGrain {
 			blk := b[i:min(i+holeGrain, n)]
-			if !isZeros(blk) {
+			if !sparse.IsZero(blk) {
 				out = appendRegion(out, off+int64(i), int64(len(blk)), size)
 			}
 		}
@@ -640,22 +640,6 @@ func (t *tarrer) zeroRegions(ra io.ReaderAt, size int64) ([]tarpax.Region, error
 		off += int64(n)
 	}
 	return out, nil
-}
-
-var zeroBuf = make([]byte, holeGrain)
-
-func isZeros(b []byte) bool { return bytes.Equal(b, zeroBuf[:len(b)]) }
-
-// progressWriter counts the bytes written through it.
-type progressWriter struct {
-	w io.Writer
-	p *progress
-}
-
-func (w progressWriter) Write(b []byte) (int, error) {
-	n, err := w.w.Write(b)
-	w.p.add(int64(n))
-	return n, err
 }
 
 // count walks the operands in the background, as the archive is written,

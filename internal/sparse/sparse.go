@@ -21,7 +21,7 @@ func Copy(f *os.File, r io.Reader, buf []byte) (int64, error) {
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
-			if !isZero(buf[:n]) {
+			if !IsZero(buf[:n]) {
 				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
 					return off, werr
 				}
@@ -37,7 +37,8 @@ func Copy(f *os.File, r io.Reader, buf []byte) (int64, error) {
 	}
 }
 
-func isZero(b []byte) bool {
+// IsZero reports whether b is all zero bytes.
+func IsZero(b []byte) bool {
 	for len(b) > 0 {
 		n := min(len(b), len(zeros))
 		if !bytes.Equal(b[:n], zeros[:n]) {

@@ -43,12 +43,12 @@ func TestCopy(t *testing.T) {
 
 func TestIsZero(t *testing.T) {
 	b := make([]byte, 3*len(zeros)+5)
-	if !isZero(b) {
+	if !IsZero(b) {
 		t.Fatal("zeros reported as data")
 	}
 	for _, i := range []int{0, len(zeros) - 1, len(zeros), len(b) - 1} {
 		b[i] = 1
-		if isZero(b) {
+		if IsZero(b) {
 			t.Errorf("byte %d set, still reported as zeros", i)
 		}
 		b[i] = 0
