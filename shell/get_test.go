@@ -324,18 +324,30 @@ func sparseSum(t *testing.T, p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// hostXattrs lists the extended attributes of p itself.
+// hostXattrs lists the extended attributes of p itself, name=hex, sorted.
 func hostXattrs(t *testing.T, p string) string {
 	t.Helper()
+	var out []string
+	for name, v := range hostXattrMap(t, p) {
+		out = append(out, name+"="+hex.EncodeToString([]byte(v)))
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+// hostXattrMap returns the extended attributes of p itself, none where
+// the filesystem has no xattrs.
+func hostXattrMap(t *testing.T, p string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
 	buf := make([]byte, 1<<16)
 	n, err := unix.Llistxattr(p, buf)
 	if err != nil {
 		if errors.Is(err, unix.ENOTSUP) {
-			return ""
+			return out
 		}
 		t.Fatalf("llistxattr %s: %v", p, err)
 	}
-	var out []string
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
 		if name == "" {
 			continue
@@ -345,10 +357,9 @@ func hostXattrs(t *testing.T, p string) string {
 		if err != nil {
 			t.Fatalf("lgetxattr %s %s: %v", p, name, err)
 		}
-		out = append(out, name+"="+hex.EncodeToString(v[:m]))
+		out[name] = string(v[:m])
 	}
-	slices.Sort(out)
-	return strings.Join(out, " ")
+	return out
 }
 
 // linkGroups maps every path to the sorted paths that share its inode.

@@ -585,23 +585,7 @@ func scanHost(t *testing.T, dir string) map[string]*hostFile {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.xattrs = map[string]string{}
-		buf := make([]byte, 1<<16)
-		n, err := unix.Llistxattr(p, buf)
-		if err != nil {
-			t.Fatalf("%s: llistxattr: %v", p, err)
-		}
-		for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-			if name == "" {
-				continue
-			}
-			v := make([]byte, 1<<17)
-			m, err := unix.Lgetxattr(p, name, v)
-			if err != nil {
-				t.Fatalf("%s: %s: %v", p, name, err)
-			}
-			h.xattrs[name] = string(v[:m])
-		}
+		h.xattrs = hostXattrMap(t, p)
 	}
 	return out
 }
