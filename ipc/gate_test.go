@@ -49,26 +49,32 @@ func waitGate(dir string) {
 }
 
 // gatedBackend is a disk whose reads touching [from, to) wait for a gate.
-// Its name is the image's, and its state says how many reads wait.
+// Its name is the image's, and its state says how many reads wait and
+// how many bytes they ask for: "waiting 3 (1048676 bytes)".
 type gatedBackend struct {
 	Backend
 	name     string
 	dir      string
 	from, to int64
 	waiting  *atomic.Int64
+	bytes    *atomic.Int64
 }
 
 func (g gatedBackend) ReadAt(p []byte, off int64) (int, error) {
 	if off < g.to && off+int64(len(p)) > g.from {
 		g.waiting.Add(1)
+		g.bytes.Add(int64(len(p)))
 		waitGate(g.dir)
+		g.bytes.Add(-int64(len(p)))
 		g.waiting.Add(-1)
 	}
 	return g.Backend.ReadAt(p, off)
 }
 
-func (g gatedBackend) Name() string  { return g.name }
-func (g gatedBackend) State() string { return fmt.Sprintf("waiting %d", g.waiting.Load()) }
+func (g gatedBackend) Name() string { return g.name }
+func (g gatedBackend) State() string {
+	return fmt.Sprintf("waiting %d (%d bytes)", g.waiting.Load(), g.bytes.Load())
+}
 
 // openGated opens the spec options made by gate.spec or gate.openSpec.
 func openGated(name, opt string) (Backend, bool, error) {
@@ -79,7 +85,7 @@ func openGated(name, opt string) (Backend, bool, error) {
 		return b, true, err
 	}
 	a, b, _ := strings.Cut(rng, "-")
-	g := gatedBackend{name: path.Base(name), dir: dir, waiting: new(atomic.Int64)}
+	g := gatedBackend{name: path.Base(name), dir: dir, waiting: new(atomic.Int64), bytes: new(atomic.Int64)}
 	g.from, _ = strconv.ParseInt(a, 10, 64)
 	g.to, _ = strconv.ParseInt(b, 10, 64)
 	var err error
@@ -92,19 +98,36 @@ func openGated(name, opt string) (Backend, bool, error) {
 // answered while reads hang), and returns how many do.
 func waitWaiting(t *testing.T, c *Client, i, n int) int {
 	t.Helper()
+	return waitGateState(t, c, i, func(reads, _ int64) bool { return reads >= int64(n) })
+}
+
+// waitWaitingBytes waits until the reads waiting at the gate of the i-th
+// open disk ask for at least n bytes in all. Unlike a count of reads, this
+// tells when a read of a known size has begun: the shell may split one
+// read into several requests, and some of them may not have reached the
+// worker yet.
+func waitWaitingBytes(t *testing.T, c *Client, i int, n int64) {
+	t.Helper()
+	waitGateState(t, c, i, func(_, bytes int64) bool { return bytes >= n })
+}
+
+// waitGateState polls the worker's status until ok accepts the gate's
+// counts of the i-th open disk, and returns the count of waiting reads.
+func waitGateState(t *testing.T, c *Client, i int, ok func(reads, bytes int64) bool) int {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, err := c.Status()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got int
-		fmt.Sscanf(st[i].State, "waiting %d", &got)
-		if got >= n {
-			return got
+		var reads, bytes int64
+		fmt.Sscanf(st[i].State, "waiting %d (%d bytes)", &reads, &bytes)
+		if ok(reads, bytes) {
+			return int(reads)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d reads wait at the gate, want %d", got, n)
+			t.Fatalf("gate state %q: not what the test waits for", st[i].State)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

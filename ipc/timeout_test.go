@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -145,9 +146,12 @@ func TestInterrupt(t *testing.T) {
 			errs := make([]error, len(reads))
 			var wg sync.WaitGroup
 			// One read at a time, each seen waiting before the next
-			// starts: a big read is several requests, so a count of
-			// requests alone cannot tell that every read has begun.
-			waiting := 0
+			// starts: a read may be several requests, so only the bytes
+			// waiting tell that a read has begun. A read asks for at
+			// most its span rounded out to cache chunks (the cache
+			// fetches whole chunks), so the reads before one ask for at
+			// most the sum of theirs.
+			var before int64
 			for i, r := range reads {
 				bufs[i] = sentinel(r.n)
 				wg.Go(func() {
@@ -157,7 +161,9 @@ func TestInterrupt(t *testing.T) {
 						errs[i] = fmt.Errorf("read %d bytes (%w)", n, errs[i])
 					}
 				})
-				waiting = waitWaiting(t, c, 0, waiting+1)
+				waitWaitingBytes(t, c, 0, before+1)
+				first, end := r.off/chunkSize*chunkSize, (r.off+int64(r.n)+chunkSize-1)/chunkSize*chunkSize
+				before += end - first
 			}
 			c.Interrupt()
 			done := make(chan struct{})
@@ -165,7 +171,8 @@ func TestInterrupt(t *testing.T) {
 			select {
 			case <-done:
 			case <-time.After(5 * time.Second):
-				t.Fatal("interrupted reads did not return")
+				buf := make([]byte, 1<<20)
+				t.Fatalf("interrupted reads did not return; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 			}
 			for i, err := range errs {
 				if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
