@@ -285,8 +285,8 @@ func run(args []string) int {
 	}
 	// The client is not closed on the way out: that would wait for the
 	// worker to exit. The worker ends by itself when this process's end
-	// closes the socket, and the kernel kills it if it does not notice
-	// (Pdeathsig), so vmsh's exit need not wait for it.
+	// closes the socket, or at the SIGTERM the kernel sends it then
+	// (Pdeathsig), after closing its disks; vmsh's exit need not wait.
 	s.OnInterrupt = client.Interrupt
 	s.ConnStatus = func() ([]shell.ConnStatus, error) {
 		st, err := client.Status()

@@ -407,7 +407,7 @@ func TestWorkerRestart(t *testing.T) {
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	in, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
-	var errb syncBuffer
+	var errb tooltest.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -456,23 +456,6 @@ func TestWorkerRestart(t *testing.T) {
 			t.Errorf("restart line: %q", l)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLsblkPartitions checks lsblk -p against sfdisk's view of the same

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +86,7 @@ func TestNBDInterrupt(t *testing.T) {
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	var errb syncBuffer
+	var errb tooltest.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -113,5 +114,101 @@ func TestNBDInterrupt(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "interrupted") {
 		t.Errorf("stderr does not say the command was interrupted: %s", errb.String())
+	}
+}
+
+// When vmsh exits while reads wait at the server, the worker says goodbye
+// (NBD_CMD_DISC), lets the server answer what it holds and hangs up: the
+// server sees no reset and no broken pipe. nbdkit's pause filter holds the
+// reads; its log filter shows them waiting and every connection ending.
+func TestNBDExitDisconnects(t *testing.T) {
+	img, _ := bigFileImage(t, 8<<20)
+	dir := t.TempDir()
+	ctl, logf := filepath.Join(dir, "ctl"), filepath.Join(dir, "log")
+	srv := nbdtest.Start(t, "--filter=log", "--filter=pause", "file", img, "pause-control="+ctl, "logfile="+logf)
+	control := func(c string) {
+		t.Helper()
+		conn, err := net.Dial("unix", ctl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		b := []byte(c)
+		if _, err := conn.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, b); err != nil || string(b) != strings.ToUpper(c) {
+			t.Fatalf("pause filter: sent %q, got %q, %v", c, b, err)
+		}
+	}
+	// logged counts the log's lines of each kind.
+	logged := func() (calls, returns, connects, disconnects int) {
+		data, _ := os.ReadFile(logf)
+		for l := range strings.Lines(string(data)) {
+			switch {
+			case strings.Contains(l, " Read id="):
+				calls++
+			case strings.Contains(l, " ...Read id="):
+				returns++
+			case strings.Contains(l, " Connect export="):
+				connects++
+			case strings.Contains(l, " Disconnect "):
+				disconnects++
+			}
+		}
+		return
+	}
+	waitLog := func(what string, ok func(calls, returns, connects, disconnects int) bool) {
+		t.Helper()
+		for i := 0; !ok(logged()); i++ {
+			if i == 1000 {
+				data, _ := os.ReadFile(logf)
+				t.Fatalf("%s: not seen in 10s; nbdkit's log:\n%s", what, data)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	cmd := exec.Command(vmshBinary(t), "--timeout", "60s", srv.URI())
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	// A file, not a pipe: the worker inherits vmsh's stderr, and Wait
+	// would wait for the worker to close a pipe.
+	errf, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errf.Close()
+	cmd.Stderr = errf
+	stderr := func() string { b, _ := os.ReadFile(errf.Name()); return string(b) }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	br := bufio.NewReader(stdout)
+	io.WriteString(stdin, "ls /\n")
+	if l, err := br.ReadString('\n'); err != nil || !strings.Contains(l, "big") {
+		t.Fatalf("ls /: %q %v; stderr %s", l, err, stderr())
+	}
+	control("p")
+	io.WriteString(stdin, "cat /big\n")
+	waitLog("reads held by the pause filter", func(calls, returns, _, _ int) bool { return calls > returns })
+	cmd.Process.Signal(os.Interrupt)
+	stdin.Close()
+	exited := make(chan error, 1)
+	go func() { io.Copy(io.Discard, br); exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("vmsh still running 10s after Ctrl-C and the end of its input; stderr %s", stderr())
+	}
+	control("r")
+	waitLog("every connection ended", func(calls, returns, connects, disconnects int) bool {
+		return connects > 0 && disconnects == connects && returns == calls
+	})
+	if out := srv.Stderr(); out != "" {
+		t.Errorf("nbdkit saw the connection break:\n%s", out)
 	}
 }

@@ -368,12 +368,14 @@ func (c *Client) dial() (*conn, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	// The worker dies with the shell even when it is stuck in a read and
-	// does not notice the socket closing. (Linux sends Pdeathsig when the
-	// forking thread exits; Go keeps its threads unless a goroutine exits
-	// while locked to one, which this process does not do.) Its own process
-	// group keeps Ctrl-C at the terminal away from it.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	// The worker ends with the shell even when it does not notice the
+	// socket closing: SIGTERM, on which it closes its disks (an NBD server
+	// is told goodbye, not reset) and exits, at the latest a few seconds
+	// later. (Linux sends Pdeathsig when the forking thread exits; Go
+	// keeps its threads unless a goroutine exits while locked to one,
+	// which this process does not do.) Its own process group keeps Ctrl-C
+	// at the terminal away from it.
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
 	cmd.SysProcAttr.Setpgid = true
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr

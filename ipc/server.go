@@ -140,8 +140,11 @@ type serverDisk struct {
 // ServeWorker is the worker's main: it serves the socket on fd 3 (the
 // shell's socketpair end, ExtraFiles[0]) until the shell closes it, then
 // returns nil. The worker ignores SIGINT, so Ctrl-C at the shell's terminal
-// cancels a command without killing the worker; it dies with the shell
-// (Pdeathsig, and EOF on the socket).
+// cancels a command without killing the worker; it ends with the shell
+// (EOF on the socket, and SIGTERM as Pdeathsig). Either way it closes its
+// disks as Close does, so a network server sees a clean disconnect rather
+// than a reset, but it waits no longer than workerGrace for reads still
+// running: the shell that wanted them is gone.
 func ServeWorker(open Opener) error {
 	signal.Ignore(os.Interrupt)
 	f := os.NewFile(3, "ipc-socket")
@@ -158,14 +161,35 @@ func ServeWorker(open Opener) error {
 		c.Close()
 		return errors.New("ipc: worker: fd 3 is not a unix socket")
 	}
-	return Serve(uc, open)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	go func() {
+		if _, ok := <-term; ok {
+			uc.Close() // as if the shell had closed its end
+		}
+	}()
+	return serve(uc, open, workerGrace)
 }
+
+// workerGrace bounds how long a worker whose shell has gone waits for the
+// reads still running, so that their disks close cleanly (an NBD
+// connection waits up to 2 s for the server to answer what is in flight).
+const workerGrace = 3 * time.Second
 
 // Serve runs the worker protocol on conn until the peer closes it (then it
 // returns nil) or sends something malformed (then it returns the error).
 // Every frame is untrusted: lengths are checked before allocation, disk ids,
-// slots and offsets before use. Serve closes conn and every disk it opened.
+// slots and offsets before use. Serve closes conn and every disk it opened,
+// and returns when the requests being served have ended.
 func Serve(conn *net.UnixConn, open Opener) error {
+	return serve(conn, open, 0)
+}
+
+// serve is Serve; with grace > 0 it returns at the latest grace after the
+// connection has ended, even while requests still run (their disks are
+// closed when they end, and the shared memory stays mapped for them).
+func serve(conn *net.UnixConn, open Opener, grace time.Duration) error {
 	s := &server{
 		conn:   conn,
 		open:   open,
@@ -173,7 +197,7 @@ func Serve(conn *net.UnixConn, open Opener) error {
 		sem:    make(chan struct{}, maxPending),
 		inline: make(chan struct{}, maxInlineReads),
 	}
-	defer s.stop()
+	defer s.stop(grace)
 	if err := s.handshake(); err != nil {
 		if err == io.EOF {
 			return nil
@@ -204,19 +228,40 @@ func Serve(conn *net.UnixConn, open Opener) error {
 	}
 }
 
-func (s *server) stop() {
+// stop closes the connection and every disk (a disk with reads running
+// closes when the last of them ends), then waits for the requests being
+// served: all of them, or at most grace when grace > 0. The shared memory
+// is unmapped only when none runs any longer.
+func (s *server) stop(grace time.Duration) {
 	s.conn.Close()
-	s.wg.Wait()
-	s.state.Store(int32(stateStopped))
-	s.mu.Lock()
-	for id, d := range s.disks {
-		d.close()
-		delete(s.disks, id)
+	s.closeDisks()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	if grace > 0 {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		}
 	}
-	s.mu.Unlock()
+	<-done
+	s.closeDisks() // any an open request added meanwhile
+	s.state.Store(int32(stateStopped))
 	if s.shm != nil {
 		unix.Munmap(s.shm)
 		s.shm = nil
+	}
+}
+
+// closeDisks closes every open disk and forgets it.
+func (s *server) closeDisks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, d := range s.disks {
+		d.close()
+		delete(s.disks, id)
 	}
 }
 

@@ -1,7 +1,6 @@
 package nbd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,28 +19,11 @@ import (
 // A server is an NBD server process started by a test.
 type server struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *tooltest.Buffer
 	uri    string // where to reach it, without export name or query
 	socket string // unix socket path, or ""
 	addr   string // host:port, or ""
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // exportURI returns the URI of the named export on s, with tls saying
@@ -126,7 +107,7 @@ func startQemuNbd(t testing.TB, unix bool, export, format, file string) *server 
 
 func startServer(t testing.TB, l listen, name string, args ...string) *server {
 	t.Helper()
-	s := &server{out: &syncBuffer{}, exited: make(chan struct{})}
+	s := &server{out: &tooltest.Buffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(name, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	dieWithParent(s.cmd)

@@ -4,8 +4,6 @@
 package nbdtest
 
 import (
-	"bytes"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +22,7 @@ type Server struct {
 	args []string
 	mu   sync.Mutex
 	cmd  *exec.Cmd
+	out  tooltest.Buffer // what every run of the server wrote on stderr
 }
 
 // Start starts nbdkit -f -r -U SOCKET ARGS... and waits until it listens.
@@ -46,21 +45,23 @@ func (s *Server) URI() string { return "nbd+unix:///?socket=" + s.sock }
 func (s *Server) Restart() {
 	s.t.Helper()
 	os.Remove(s.sock)
-	cmd := exec.Command("nbdkit", append([]string{"-f", "-r", "-U", s.sock}, s.args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	// nbdkit writes its PID file once it listens; a test connection
+	// would leave an error line in the server's output.
+	pidfile := s.sock + ".pid"
+	os.Remove(pidfile)
+	cmd := exec.Command("nbdkit", append([]string{"-f", "-r", "-U", s.sock, "-P", pidfile}, s.args...)...)
+	cmd.Stderr = &s.out
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("nbdkit: %v", err)
 	}
 	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", s.sock); err == nil {
-			c.Close()
+		if pid, err := os.ReadFile(pidfile); err == nil && len(pid) > 0 && pid[len(pid)-1] == '\n' {
 			break
 		}
 		if i == 500 {
 			cmd.Process.Kill()
 			cmd.Wait()
-			s.t.Fatalf("nbdkit did not listen on its socket in 5s: %s", stderr.String())
+			s.t.Fatalf("nbdkit did not listen on its socket in 5s: %s", s.out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -68,6 +69,10 @@ func (s *Server) Restart() {
 	s.cmd = cmd
 	s.mu.Unlock()
 }
+
+// Stderr returns what the server wrote on its standard error so far, in
+// all its runs.
+func (s *Server) Stderr() string { return s.out.String() }
 
 // Kill stops the server at once with SIGKILL.
 func (s *Server) Kill() {
