@@ -50,20 +50,19 @@ done
 # and the pairs compared (qcow2 and raw, vmsh over NBD and nbdcopy) should
 # meet the same load, not one of them a quiet moment and the other a busy
 # one.
-once() {
-	local t0 t1
-	t0=$(date +%s.%N)
-	"$@" >/dev/null 2>&1
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc -l
-}
+source "$here/timing.sh"
 declare -A all t m
-keep() { all[$1]+="$2 "; } # name seconds
+turn() { # NAME CMD ARGS...: one timed run, kept under NAME
+	local name=$1 s
+	shift
+	s=$(once "$@") || exit 1
+	all[$name]+="$s "
+}
 for _ in $(seq "${RUNS:-5}"); do
-	keep raw "$(once "$work/vmsh" -c "cat /data/big" "$raw")"
-	keep qcow2 "$(once "$work/vmsh" -c "cat /data/big" "$qcow")"
-	keep nbdcopy "$(once nbdcopy "nbd+unix:///?socket=$range" null:)"
-	keep nbd "$(once "$work/vmsh" -c "cat /data/big" "nbd+unix:///?socket=$sock")"
+	turn raw "$work/vmsh" -c "cat /data/big" "$raw"
+	turn qcow2 "$work/vmsh" -c "cat /data/big" "$qcow"
+	turn nbdcopy nbdcopy "nbd+unix:///?socket=$range" null:
+	turn nbd "$work/vmsh" -c "cat /data/big" "nbd+unix:///?socket=$sock"
 done
 for k in raw qcow2 nbdcopy nbd; do # t: best time, m: median
 	t[$k]=$(printf '%s\n' ${all[$k]} | sort -g | head -1)
