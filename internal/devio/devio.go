@@ -1,0 +1,115 @@
+// Package devio lets the layers between a filesystem and the disk worker
+// (partitions, logical volumes, a replayed journal) pass a bulk copy down
+// to the disk, so that a file's bytes can go from the disk to their
+// destination without passing through every layer's buffers.
+package devio
+
+import (
+	"context"
+	"io"
+)
+
+// A RangeWriter is a device that can write a range of itself to w.
+// WriteRange writes the n bytes at off to w, in order, and returns how many
+// it wrote; fewer than n only with an error (io.ErrUnexpectedEOF at the
+// end of the device). It stops when ctx is done. A device that cannot do
+// better than reading and writing leaves it to the function WriteRange.
+type RangeWriter interface {
+	WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error)
+}
+
+// bufSize is the size of the buffer the fallback copies through.
+const bufSize = 1 << 20
+
+// WriteRange writes the n bytes of r at off to w: through r's own
+// WriteRange when r is a RangeWriter, else by reading and writing through
+// a buffer.
+func WriteRange(ctx context.Context, r io.ReaderAt, w io.Writer, off, n int64) (int64, error) {
+	if rw, ok := r.(RangeWriter); ok {
+		return rw.WriteRange(ctx, w, off, n)
+	}
+	return Copy(ctx, r, w, off, n)
+}
+
+// Copy writes the n bytes of r at off to w by reading and writing through
+// a buffer, checking ctx between pieces. It is WriteRange for devices
+// that have no better way.
+func Copy(ctx context.Context, r io.ReaderAt, w io.Writer, off, n int64) (int64, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	buf := make([]byte, min(n, bufSize))
+	var done int64
+	for done < n {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		p := buf[:min(int64(len(buf)), n-done)]
+		m, err := r.ReadAt(p, off+done)
+		switch {
+		case m == len(p):
+			err = nil // a full read ending at the end of r may say io.EOF
+		case err == nil || err == io.EOF:
+			err = io.ErrUnexpectedEOF
+		}
+		if m > 0 {
+			k, werr := w.Write(p[:m])
+			done += int64(k)
+			if werr != nil {
+				return done, werr
+			}
+			if k < m {
+				return done, io.ErrShortWrite
+			}
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// Section is the part of a device from Off, Size bytes long: an
+// io.SectionReader that also passes WriteRange down to the device.
+type Section struct {
+	R    io.ReaderAt
+	Off  int64
+	Size int64
+}
+
+// NewSection returns the section of r from off, size bytes long.
+func NewSection(r io.ReaderAt, off, size int64) *Section { return &Section{R: r, Off: off, Size: size} }
+
+// ReadAt reads within the section; at its end it returns io.EOF.
+func (s *Section) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= s.Size {
+		return 0, io.EOF
+	}
+	short := false
+	if max := s.Size - off; int64(len(p)) > max {
+		p, short = p[:max], true
+	}
+	n, err := s.R.ReadAt(p, s.Off+off)
+	if err == nil && short {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// WriteRange writes the section's n bytes at off to w through the device.
+// A range past the section's end writes what there is and returns
+// io.ErrUnexpectedEOF.
+func (s *Section) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
+	if off < 0 || off > s.Size {
+		return 0, io.ErrUnexpectedEOF
+	}
+	short := n > s.Size-off
+	if short {
+		n = s.Size - off
+	}
+	m, err := WriteRange(ctx, s.R, w, s.Off+off, n)
+	if err == nil && short {
+		err = io.ErrUnexpectedEOF
+	}
+	return m, err
+}
