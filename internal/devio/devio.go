@@ -6,7 +6,10 @@ package devio
 
 import (
 	"context"
+	"errors"
 	"io"
+	"math"
+	"sync"
 )
 
 // A RangeWriter is a device that can write a range of itself to w.
@@ -21,10 +24,16 @@ type RangeWriter interface {
 // bufSize is the size of the buffer the fallback copies through.
 const bufSize = 1 << 20
 
+// errNegativeOffset is the error of a range that starts before a device.
+var errNegativeOffset = errors.New("devio: negative offset")
+
 // WriteRange writes the n bytes of r at off to w: through r's own
 // WriteRange when r is a RangeWriter, else by reading and writing through
-// a buffer.
+// a buffer. A range of no bytes writes nothing and succeeds.
 func WriteRange(ctx context.Context, r io.ReaderAt, w io.Writer, off, n int64) (int64, error) {
+	if n <= 0 {
+		return 0, nil
+	}
 	if rw, ok := r.(RangeWriter); ok {
 		return rw.WriteRange(ctx, w, off, n)
 	}
@@ -53,15 +62,43 @@ func Copy(ctx context.Context, r io.ReaderAt, w io.Writer, off, n int64) (int64,
 			err = io.ErrUnexpectedEOF
 		}
 		if m > 0 {
-			k, werr := w.Write(p[:m])
+			k, werr := writeAll(w, p[:m])
 			done += int64(k)
 			if werr != nil {
 				return done, werr
 			}
-			if k < m {
-				return done, io.ErrShortWrite
-			}
 		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// writeAll writes p to w, calling a write that wrote less than p without
+// an error io.ErrShortWrite.
+func writeAll(w io.Writer, p []byte) (int, error) {
+	k, err := w.Write(p)
+	if err == nil && k < len(p) {
+		err = io.ErrShortWrite
+	}
+	return k, err
+}
+
+// zeros is a buffer of zeros for WriteZeros, made on first use.
+var zeros = sync.OnceValue(func() []byte { return make([]byte, bufSize) })
+
+// WriteZeros writes n zero bytes to w, at most 1 MiB per Write, checking
+// ctx between writes. It is for a layer that writes a hole itself.
+func WriteZeros(ctx context.Context, w io.Writer, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		z := zeros()
+		k, err := writeAll(w, z[:min(int64(len(z)), n-done)])
+		done += int64(k)
 		if err != nil {
 			return done, err
 		}
@@ -77,8 +114,15 @@ type Section struct {
 	Size int64
 }
 
-// NewSection returns the section of r from off, size bytes long.
-func NewSection(r io.ReaderAt, off, size int64) *Section { return &Section{R: r, Off: off, Size: size} }
+// NewSection returns the section of r from off, size bytes long. A size
+// that would end the section past the largest offset is cut there, as
+// io.NewSectionReader does.
+func NewSection(r io.ReaderAt, off, size int64) *Section {
+	if off >= 0 && size > math.MaxInt64-off {
+		size = math.MaxInt64 - off
+	}
+	return &Section{R: r, Off: off, Size: size}
+}
 
 // ReadAt reads within the section; at its end it returns io.EOF.
 func (s *Section) ReadAt(p []byte, off int64) (int, error) {
@@ -100,7 +144,12 @@ func (s *Section) ReadAt(p []byte, off int64) (int, error) {
 // A range past the section's end writes what there is and returns
 // io.ErrUnexpectedEOF.
 func (s *Section) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
-	if off < 0 || off > s.Size {
+	switch {
+	case n <= 0:
+		return 0, nil
+	case off < 0:
+		return 0, errNegativeOffset
+	case off >= s.Size:
 		return 0, io.ErrUnexpectedEOF
 	}
 	short := n > s.Size-off
