@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"vmsh/fsread"
+	"vmsh/internal/devio"
 	"vmsh/lvm"
 	"vmsh/partition"
 )
@@ -50,7 +51,9 @@ type Volume struct {
 
 	major, minor uint32 // Linux's device numbers for it
 
-	r         *io.SectionReader
+	// r reads the volume. A disk or partition is a *devio.Section of
+	// the disk, which passes bulk copies (devio.WriteRange) down to it.
+	r         io.ReaderAt
 	blockSize int
 	fsys      *fsread.FS
 	openErr   error
@@ -166,7 +169,7 @@ func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
 	d := &Disk{Name: diskName(len(s.disks)), Source: source, Size: size, index: len(s.disks)}
 	s.disks = append(s.disks, d)
 	s.lvm.done = false // assemble again with this disk's physical volumes
-	d.Self = &Volume{Name: d.Name, Size: size, Disk: d, r: io.NewSectionReader(r, 0, size),
+	d.Self = &Volume{Name: d.Name, Size: size, Disk: d, r: devio.NewSection(r, 0, size),
 		major: 8, minor: uint32(16 * d.index)}
 	// GPT keeps a backup header in the last sector: ask for it along with
 	// the first ones, so that a reader that caches (the worker's client)
@@ -200,7 +203,7 @@ func (s *Shell) AddDisk(source string, r io.ReaderAt, size int64) *Disk {
 			Name: d.Name + strconv.Itoa(p.Number), Number: p.Number, Start: p.Start, Size: psize,
 			PartUUID: p.UUID, PartLabel: p.Name, PartType: p.TypeName, PartTypeID: p.Type, Bootable: p.Bootable, Disk: d,
 			major: 8, minor: uint32(16*d.index + p.Number),
-			r: io.NewSectionReader(r, p.Start, psize),
+			r: devio.NewSection(r, p.Start, psize),
 		}
 		d.Parts = append(d.Parts, v)
 	}
