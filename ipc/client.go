@@ -534,6 +534,7 @@ type conn struct {
 	exitErr error
 	down    chan struct{} // closed when the reader has stopped and reported
 	shm     bool          // reads go through shared memory
+	streams bool          // the worker writes to output streams
 
 	wmu sync.Mutex // serialises request writes
 
@@ -763,13 +764,13 @@ func (k *conn) readBody(br *bufio.Reader, h header, cl *call, drop bool) error {
 	if d.err != nil {
 		return d.err
 	}
-	if cl.typ == msgRead {
+	if cl.typ == msgRead || cl.typ == msgCopy {
 		n := d.u32("read count")
 		if err := d.end("read reply"); err != nil {
 			return err
 		}
 		if int64(n) > int64(cl.want) {
-			return fmt.Errorf("%w: read reply of %d bytes for a %d-byte read", ErrProtocol, n, cl.want)
+			return fmt.Errorf("%w: %s reply of %d bytes for %d", ErrProtocol, msgName(cl.typ), n, cl.want)
 		}
 		cl.n = int(n)
 	} else if rerr == nil {
@@ -821,7 +822,7 @@ func readInlineBody(br *bufio.Reader, h header, cl *call, drop bool) error {
 }
 
 func (k *conn) hello() error {
-	m := helloMsg{Version: ProtocolVersion, MaxInline: MaxInline}
+	m := helloMsg{Version: ProtocolVersion, MaxInline: MaxInline, Caps: capStream}
 	var rights []byte
 	sh := k.c.shm
 	if sh != nil {
@@ -854,6 +855,7 @@ func (k *conn) hello() error {
 		}
 		k.shm = true
 	}
+	k.streams = ans.Caps&capStream != 0
 	return nil
 }
 

@@ -37,6 +37,12 @@
 //     so later versions append fields and older readers skip them; a
 //     record that ends early leaves the later fields at their defaults.
 //   - close: disk id.
+//   - stream open: no body, the shell's output file attached (SCM_RIGHTS)
+//     → stream id. copy: disk id, stream id, sequence number, offset,
+//     length → bytes written; the worker reads the range and writes it to
+//     the stream's file in the order of the sequence numbers, and after
+//     a failure writes nothing more to it. stream close: stream id; the
+//     reply comes once no copy writes to the file. (See stream.go.)
 //
 // # Limits
 //
@@ -48,7 +54,9 @@
 // most 8 MiB. The shell keeps at most 256 requests waiting for replies;
 // the worker serves at most 512 requests of a connection at once, runs at
 // most 16 reads of one disk at once, and holds at most 64 inline read
-// buffers.
+// buffers. A copy is at most 4 MiB; a worker holds at most 8 streams,
+// a copy may run at most 8 ahead of its stream's next write, and the
+// worker queues at most 8 received file descriptors.
 //
 // # The worker
 //

@@ -30,6 +30,10 @@ const (
 	msgRead   uint8 = 4
 	msgStatus uint8 = 5
 	msgClose  uint8 = 6
+	// Output streams (see stream.go).
+	msgStreamOpen  uint8 = 7
+	msgCopy        uint8 = 8
+	msgStreamClose uint8 = 9
 
 	replyBit uint8 = 0x80
 )
@@ -88,6 +92,12 @@ func msgName(t uint8) string {
 		s = "status"
 	case msgClose:
 		s = "close"
+	case msgStreamOpen:
+		s = "stream open"
+	case msgCopy:
+		s = "copy"
+	case msgStreamClose:
+		s = "stream close"
 	}
 	if t&replyBit != 0 {
 		s += " reply"
@@ -97,7 +107,7 @@ func msgName(t uint8) string {
 
 func knownType(t uint8) bool {
 	t &^= replyBit
-	return t >= msgHello && t <= msgClose
+	return t >= msgHello && t <= msgStreamClose
 }
 
 func putHeader(b []byte, h header) {

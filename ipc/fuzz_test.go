@@ -34,6 +34,9 @@ func FuzzReadFrame(f *testing.F) {
 	DiskStatus{ID: 1, Name: "x", LastErr: "y", LastErrAt: time.Unix(1, 0), State: "ready",
 		Format: "vmdk", ConnID: 2, Reconnects: 3}.encode(&e)
 	f.Add(appendFrame(nil, header{Type: msgStatus | replyBit, ID: 4}, e.b))
+	e = encoder{}
+	copyReq{Disk: 1, Stream: 1, Seq: 0, Off: 4096, Len: 1 << 20}.encode(&e)
+	f.Add(appendFrame(nil, header{Type: msgCopy, ID: 5}, e.b))
 	var hb [headerSize]byte
 	putHeader(hb[:], header{Type: msgRead, Length: 1<<32 - 1})
 	f.Add(hb[:])
@@ -68,6 +71,7 @@ func decodeAll(body []byte) {
 		func(d *decoder) { decodeHello(d) },
 		func(d *decoder) { d.str(maxSpec, "spec") },
 		func(d *decoder) { decodeReadReq(d) },
+		func(d *decoder) { decodeCopyReq(d) },
 		func(d *decoder) { decodeErr(d); decodeDiskInfo(d) },
 		func(d *decoder) {
 			decodeErr(d)

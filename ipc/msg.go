@@ -14,8 +14,11 @@ const (
 	// capSHM: reads may name a slot of the shared-memory region passed with
 	// the shell's hello. The worker echoes it only if it mapped the region.
 	capSHM uint64 = 1 << 0
+	// capStream: the worker takes output files (stream open, with the
+	// file's descriptor attached) and writes disk ranges to them (copy).
+	capStream uint64 = 1 << 1
 
-	knownCaps = capSHM
+	knownCaps = capSHM | capStream
 )
 
 // noSlot in a read request asks for the data inline in the reply frame.
@@ -100,6 +103,43 @@ func decodeReadReq(d *decoder) readReq {
 		Slot: d.u32("read slot"),
 		Off:  d.i64("read offset"),
 		Len:  d.u32("read length"),
+	}
+}
+
+// stream open request: no body; the file descriptor comes with the
+// frame's bytes (SCM_RIGHTS). Reply: uint64 stream id.
+//
+// copy request: uint32 disk id, uint64 stream id, uint64 sequence number,
+// int64 offset, uint32 length (at most maxCopyLen). The worker reads the
+// range and writes it to the stream's file once every copy of the stream
+// with a lower sequence number has been written. Reply: uint32 bytes
+// written.
+//
+// stream close request: uint64 stream id. The reply comes once no copy of
+// the stream writes any longer and its file is closed.
+type copyReq struct {
+	Disk   uint32
+	Stream uint64
+	Seq    uint64
+	Off    int64
+	Len    uint32
+}
+
+func (m copyReq) encode(e *encoder) {
+	e.u32(m.Disk)
+	e.u64(m.Stream)
+	e.u64(m.Seq)
+	e.i64(m.Off)
+	e.u32(m.Len)
+}
+
+func decodeCopyReq(d *decoder) copyReq {
+	return copyReq{
+		Disk:   d.u32("copy disk"),
+		Stream: d.u64("copy stream"),
+		Seq:    d.u64("copy sequence"),
+		Off:    d.i64("copy offset"),
+		Len:    d.u32("copy length"),
 	}
 }
 

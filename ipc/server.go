@@ -115,7 +115,12 @@ type server struct {
 
 	sem    chan struct{} // one element per request being served
 	inline chan struct{} // one element per inline read buffer in use
+	copies chan struct{} // one element per copy buffer in use
 	wg     sync.WaitGroup
+
+	// Output streams, guarded by mu.
+	streams    map[uint64]*outStream
+	nextStream uint64
 }
 
 type serverDisk struct {
@@ -196,6 +201,7 @@ func serve(conn *net.UnixConn, open Opener, grace time.Duration) error {
 		disks:  make(map[uint32]*serverDisk),
 		sem:    make(chan struct{}, maxPending),
 		inline: make(chan struct{}, maxInlineReads),
+		copies: make(chan struct{}, maxStreams*maxCopyAhead),
 	}
 	defer s.stop(grace)
 	if err := s.handshake(); err != nil {
@@ -205,7 +211,9 @@ func serve(conn *net.UnixConn, open Opener, grace time.Duration) error {
 		return err
 	}
 	s.state.Store(int32(stateRunning))
-	br := bufio.NewReaderSize(conn, 16<<10)
+	rr := newRightsReader(conn)
+	defer rr.closeAll()
+	br := bufio.NewReaderSize(rr, 16<<10)
 	for {
 		h, body, err := readFrame(br, maxRequestBody)
 		if err != nil {
@@ -218,6 +226,17 @@ func serve(conn *net.UnixConn, open Opener, grace time.Duration) error {
 		}
 		if h.Type&replyBit != 0 || h.Type == msgHello {
 			return fmt.Errorf("ipc: worker: %w: unexpected %s", ErrProtocol, msgName(h.Type))
+		}
+		if h.Type == msgStreamOpen {
+			// Its descriptor is the oldest queued: take it now, in
+			// the order the frames came.
+			fd, ok := rr.take()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.streamOpen(h, body, fd, ok)
+			}()
+			continue
 		}
 		s.sem <- struct{}{}
 		s.wg.Add(1)
@@ -234,6 +253,7 @@ func serve(conn *net.UnixConn, open Opener, grace time.Duration) error {
 // is unmapped only when none runs any longer.
 func (s *server) stop(grace time.Duration) {
 	s.conn.Close()
+	s.closeStreams()
 	s.closeDisks()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -323,6 +343,9 @@ func (s *server) handshake() error {
 			ans.Caps |= capSHM
 			ans.Slots, ans.SlotSize = s.slots, s.slotSize
 		}
+	}
+	if hello.Caps&capStream != 0 {
+		ans.Caps |= capStream
 	}
 	s.state.Store(int32(stateReady))
 	var e encoder
@@ -426,13 +449,24 @@ func (s *server) handle(h header, body []byte) {
 			s.read(h, req)
 			return
 		}
+	case msgCopy:
+		req := decodeCopyReq(&d)
+		if err = d.end("copy request"); err == nil {
+			s.copy(h, req)
+			return
+		}
+	case msgStreamClose:
+		id := d.u64("stream close id")
+		if err = d.end("stream close request"); err == nil {
+			err = s.closeStream(id)
+		}
 	default:
 		err = fmt.Errorf("%w: unknown request %s", ErrProtocol, msgName(h.Type))
 	}
 	if err != nil {
 		e.b = nil
-		if h.Type == msgRead {
-			e.u32(0) // a read reply always carries its count
+		if h.Type == msgRead || h.Type == msgCopy {
+			e.u32(0) // a read or copy reply always carries its count
 		}
 	}
 	s.reply(h, err, e.b, nil)

@@ -1,0 +1,264 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"vmsh/internal/devio"
+)
+
+// Output streams.
+//
+// Reading a big file through the shell costs a copy of every byte out of
+// shared memory, and a trip through the shell's goroutines. A Stream
+// spares both: the shell hands the worker its output file once (the
+// descriptor travels with a stream open request, SCM_RIGHTS), and then
+// asks for disk ranges to be written to it (copy requests, up to
+// maxCopyLen each, copyAhead of them in flight). The worker reads each
+// range and writes it in the order of the copies' sequence numbers; after
+// a failure it writes nothing more to the stream. The layers above the
+// disk reach this through devio.RangeWriter: Disk.WriteRange recognises a
+// Stream of its own client.
+//
+// A copy's reply waits for the write, and a write may wait for a reader
+// (a pager, a pipe); so copies have no deadline, and a disk that hangs is
+// bounded by the worker's own transport timeouts. Interrupt and the
+// caller's context stop the wait as for reads; the copies already sent
+// may still be written until Close returns.
+
+// copyAhead bounds the copies of one WriteRange in flight.
+const copyAhead = maxCopyAhead
+
+// ErrNoStreams is returned by OpenStream when the worker cannot write to
+// the shell's files.
+var ErrNoStreams = errors.New("ipc: the worker takes no output streams")
+
+// Stream is a file of this process that the worker writes disk ranges to
+// itself (see Disk.WriteRange). Its Write writes to the file from this
+// process, in order with the ranges. It is not safe for concurrent use.
+type Stream struct {
+	c   *Client
+	f   *os.File
+	k   *conn
+	id  uint64
+	seq uint64 // the next copy's sequence number
+
+	mu     sync.Mutex
+	err    error // sticky: nothing more is written after a failure
+	closed bool
+}
+
+// OpenStream hands f to the worker. The caller keeps f open until the
+// Stream is closed.
+func (c *Client) OpenStream(f *os.File) (*Stream, error) {
+	w := c.waiter(nil)
+	k, err := c.conn(w)
+	if err != nil {
+		return nil, stopContext(err, "stream open", f.Name())
+	}
+	if !k.streams {
+		return nil, ErrNoStreams
+	}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("ipc: stream open %s: %w", f.Name(), err)
+	}
+	var rights []byte
+	if err := raw.Control(func(fd uintptr) { rights = unix.UnixRights(int(fd)) }); err != nil {
+		return nil, fmt.Errorf("ipc: stream open %s: %w", f.Name(), err)
+	}
+	cl := k.do(w, w.deadline(), msgStreamOpen, nil, nil, rights, 0)
+	runtime.KeepAlive(f)
+	if err := k.await(w, cl); err != nil {
+		go func() {
+			<-cl.done
+			if id, err := streamID(cl); err == nil {
+				k.closeStream(detached(c.timeout), id)
+			}
+		}()
+		return nil, stopContext(err, "stream open", f.Name())
+	}
+	id, err := streamID(cl)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{c: c, f: f, k: k, id: id}, nil
+}
+
+func streamID(cl *call) (uint64, error) {
+	if cl.err != nil {
+		return 0, cl.err
+	}
+	d := decoder{b: cl.body}
+	id := d.u64("stream id")
+	if err := d.end("stream open reply"); err != nil {
+		return 0, &connError{err}
+	}
+	return id, nil
+}
+
+func (k *conn) closeStream(w *waiter, id uint64) error {
+	var e encoder
+	e.u64(id)
+	cl := k.do(w, w.deadline(), msgStreamClose, e.b, nil, nil, 0)
+	if err := k.await(w, cl); err != nil {
+		return err
+	}
+	return cl.err
+}
+
+// Write writes p to the file from this process.
+func (s *Stream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.f.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// Close tells the worker to let go of the file, and returns once it no
+// longer writes to it (or the timeout has passed). It does not close the
+// file.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.k.closeStream(detached(s.c.timeout), s.id)
+	if isConnLost(err) {
+		return nil // a dead worker writes nothing more
+	}
+	return err
+}
+
+// WriteRange writes the n bytes of the disk at off to w. When w is a
+// Stream of d's client, the worker reads and writes them itself; else they
+// are read and written here. A range past the end of the disk writes what
+// there is and returns io.ErrUnexpectedEOF.
+func (d *Disk) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
+	s, ok := w.(*Stream)
+	if !ok || s.c != d.c {
+		return devio.Copy(ctx, d, w, off, n)
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("ipc: copy of %s: negative offset %d", d.name, off)
+	}
+	short := off > d.size || n > d.size-off
+	if short {
+		n = max(0, d.size-off)
+	}
+	m, err := s.copyFrom(ctx, d, off, n)
+	if err == nil && short {
+		err = io.ErrUnexpectedEOF
+	}
+	return m, err
+}
+
+// copyFrom has the worker write the n bytes of d at off to s's file,
+// keeping up to copyAhead copies in flight.
+func (s *Stream) copyFrom(ctx context.Context, d *Disk, off, n int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	w := d.c.waiter(ctx)
+	if err := w.check(); err != nil {
+		return 0, readError(d.name, off, int(min(n, maxCopyLen)), err)
+	}
+	k, id, err := d.handle(w)
+	if err != nil {
+		return 0, err
+	}
+	if k != s.k {
+		s.err = fmt.Errorf("ipc: copy of %s: the worker was restarted and lost the output", d.name)
+		return 0, s.err
+	}
+	type piece struct {
+		cl  *call
+		off int64
+		len int
+	}
+	var (
+		queue []piece
+		sent  int64
+		done  int64
+		first error
+	)
+	for {
+		for first == nil && sent < n && len(queue) < copyAhead {
+			m := int(min(n-sent, maxCopyLen))
+			var e encoder
+			copyReq{Disk: id, Stream: s.id, Seq: s.seq, Off: off + sent, Len: uint32(m)}.encode(&e)
+			cl := k.do(w, noDeadline, msgCopy, e.b, nil, nil, m)
+			s.seq++
+			queue = append(queue, piece{cl, off + sent, m})
+			sent += int64(m)
+		}
+		if len(queue) == 0 {
+			break
+		}
+		p := queue[0]
+		queue = queue[1:]
+		if err := k.await(w, p.cl); err != nil {
+			// The caller stopped waiting; the rest is abandoned.
+			for _, q := range queue {
+				k.await(&waiter{ctx: cancelled, intr: nil}, q.cl)
+			}
+			if first == nil {
+				first = readError(d.name, p.off, p.len, err)
+			}
+			break
+		}
+		switch {
+		case p.cl.err != nil:
+			if first == nil {
+				first = fmt.Errorf("ipc: copy of %s at offset %#x (%s): %w", d.name, p.off, sizeString(p.len), p.cl.err)
+			}
+		case p.cl.n != p.len:
+			if first == nil {
+				first = fmt.Errorf("ipc: copy of %s at offset %#x (%s): %w", d.name, p.off, sizeString(p.len), io.ErrShortWrite)
+			}
+		case first == nil:
+			done += int64(p.cl.n)
+		}
+	}
+	if first != nil {
+		s.err = first
+	}
+	return done, first
+}
+
+// noDeadline: a copy waits for its reply until its caller stops it.
+var noDeadline time.Time
+
+// cancelled is a context that is done: a waiter on it abandons at once.
+var cancelled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
