@@ -2,7 +2,9 @@ package lvm
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -68,8 +70,8 @@ func (p *fuzzPV) ReadAt(b []byte, off int64) (int, error) {
 }
 
 // FuzzAssemble assembles four PVs that carry the fuzzed metadata, opens
-// every LV and reads a few places of each: nothing may panic, hang or
-// read outside a PV.
+// every LV and reads and copies a few places of each: nothing may panic,
+// hang or read outside a PV.
 func FuzzAssemble(f *testing.F) {
 	for _, lvs := range []string{
 		thinLVs,
@@ -128,6 +130,7 @@ m { id = "m" status = ["READ", "VISIBLE"] segment_count = 2
 				}
 				for _, off := range []int64{0, 1000, v.Size() / 2, v.Size() - 1, v.Size() - 2000} {
 					v.ReadAt(buf, off)
+					v.WriteRange(context.Background(), io.Discard, off, int64(len(buf)))
 				}
 			}
 		}

@@ -97,7 +97,8 @@ func striped(chunk int, stripes ...[]byte) []byte {
 }
 
 // checkVolume compares the whole volume with want, then reads at random
-// offsets and lengths, many across segment and chunk boundaries.
+// offsets and lengths, many across segment and chunk boundaries, and
+// copies the same with WriteRange.
 func checkVolume(t *testing.T, v *Volume, want []byte) {
 	t.Helper()
 	if v.Size() != int64(len(want)) {
@@ -125,6 +126,7 @@ func checkVolume(t *testing.T, v *Volume, want []byte) {
 	if err := iotest.TestReader(io.NewSectionReader(v, 0, v.Size()), want); err != nil {
 		t.Fatal(err)
 	}
+	checkWriteRange(t, v, want)
 }
 
 func firstDiff(a, b []byte) int {
