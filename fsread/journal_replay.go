@@ -1,10 +1,13 @@
 package fsread
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"sort"
+
+	"vmsh/internal/devio"
 )
 
 const (
@@ -174,6 +177,7 @@ func (f *FS) replayJournal() (*overlay, error) {
 	if err != nil {
 		return nil, err
 	}
+	ov.size = f.size
 	ov.transactions = int(sc.end - sc.start)
 	ov.warnings = append(sc.warnings, ov.warnings...)
 	if sc.fc != nil {
@@ -271,8 +275,11 @@ func buildOverlay(base io.ReaderAt, js *jsuper, sc *jscan, src logSource, bs, fs
 }
 
 // overlay is an io.ReaderAt that reads base with some blocks replaced.
+// It is also a devio.RangeWriter, which passes the ranges of blocks it
+// does not replace down to base.
 type overlay struct {
 	base         io.ReaderAt
+	size         int64 // bytes of base the filesystem reads; WriteRange writes none past it
 	bs           uint64
 	keys         []uint64 // sorted block numbers
 	vals         [][]byte // their contents
@@ -318,6 +325,64 @@ func (o *overlay) ReadAt(p []byte, off int64) (int, error) {
 		copy(dst, src)
 	}
 	return n, err
+}
+
+// WriteRange writes the n bytes at off to w, as ReadAt would read them:
+// the runs of blocks that the journal does not replace are passed down to
+// base with devio.WriteRange, the replaced blocks are written from
+// memory. As with ReadAt, the overlay never makes the image longer: a
+// range past size writes the bytes before it and returns
+// io.ErrUnexpectedEOF.
+func (o *overlay) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
+	switch {
+	case n <= 0:
+		return 0, nil
+	case off < 0:
+		return 0, fmt.Errorf("ext4: journal overlay: copy at negative offset %d", off)
+	case off >= o.size:
+		return 0, io.ErrUnexpectedEOF
+	}
+	short := n > o.size-off
+	if short {
+		n = o.size - off
+	}
+	bs := int64(o.bs)
+	end := off + n
+	i := sort.Search(len(o.keys), func(i int) bool { return o.keys[i] >= uint64(off)/o.bs })
+	var done int64
+	for pos := off; pos < end; pos = off + done {
+		next := end // where the next replaced block starts
+		if i < len(o.keys) {
+			next = min(next, int64(o.keys[i])*bs)
+		}
+		if next > pos {
+			m, err := devio.WriteRange(ctx, o.base, w, pos, next-pos)
+			done += m
+			if err != nil {
+				return done, err
+			}
+			continue
+		}
+		// pos lies in replaced block i.
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		b := o.vals[i][pos-int64(o.keys[i])*bs:]
+		b = b[:min(int64(len(b)), end-pos)]
+		k, err := w.Write(b)
+		done += int64(k)
+		if err == nil && k < len(b) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return done, err
+		}
+		i++
+	}
+	if short {
+		return done, io.ErrUnexpectedEOF
+	}
+	return done, nil
 }
 
 // fsLog reads the journal through the journal inode's block map, a chunk
@@ -452,5 +517,9 @@ func (l *devLog) logBlock(idx uint32) ([]byte, error) {
 	return l.buf[:bs:bs], nil
 }
 
-// Compile-time check that the overlay is a reader.
-var _ io.ReaderAt = (*overlay)(nil)
+// Compile-time checks that the overlay is a reader and passes copies
+// down.
+var (
+	_ io.ReaderAt       = (*overlay)(nil)
+	_ devio.RangeWriter = (*overlay)(nil)
+)
