@@ -142,7 +142,9 @@ func (d *dataReader) ReadAt(p []byte, off int64) (int, error) {
 
 // file is an open regular file, symbolic link target or special file.
 // Devices, FIFOs and sockets read as empty files: the image holds no data
-// for them.
+// for them. Besides fs.File it is an io.ReaderAt, an io.Seeker and a
+// RegionFile, and its CopyTo copies the rest of the file to a writer,
+// handing the data down to the device instead of reading it.
 type file struct {
 	fsys   *FS
 	name   string

@@ -3,6 +3,8 @@ package fsread
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -80,8 +82,9 @@ func gunzipSmall(name string, limit int64) []byte {
 	return b
 }
 
-// exercise walks fsys with bounded work, calling every accessor. It
-// reports only what it read; errors are expected on corrupt input.
+// exercise walks fsys with bounded work, calling every accessor, and
+// copies each file with CopyTo, up to a budget. It reports only what it
+// read; errors are expected on corrupt input.
 func exercise(fsys *FS) (files int, bytesRead int64) {
 	_ = fsys.Info()
 	_ = fsys.Warnings()
@@ -137,6 +140,8 @@ func exercise(fsys *FS) (files int, bytesRead int64) {
 				}
 			}
 			f.Seek(0, io.SeekStart)
+			n, _ := f.CopyTo(context.Background(), &budget{left: maxBytes})
+			bytesRead += n
 			f.Seek(-1, io.SeekEnd)
 			for off, i := int64(0), 0; i < 64; i++ {
 				end, _, err := f.Region(off)
@@ -162,6 +167,22 @@ func exercise(fsys *FS) (files int, bytesRead int64) {
 		return nil
 	})
 	return files, bytesRead
+}
+
+// budget is a writer that fails once it has taken left bytes, so that
+// copying a file that claims to be huge ends.
+type budget struct{ left int64 }
+
+var errBudget = errors.New("budget spent")
+
+func (b *budget) Write(p []byte) (int, error) {
+	if int64(len(p)) > b.left {
+		n := b.left
+		b.left = 0
+		return int(n), errBudget
+	}
+	b.left -= int64(len(p))
+	return len(p), nil
 }
 
 func FuzzOpen(f *testing.F) {
