@@ -24,6 +24,10 @@ type RangeWriter interface {
 // bufSize is the size of the buffer the fallback copies through.
 const bufSize = 1 << 20
 
+// bufPool holds buffers of bufSize bytes, so that copying a file of many
+// big runs does not make a new buffer for each.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
 // errNegativeOffset is the error of a range that starts before a device.
 var errNegativeOffset = errors.New("devio: negative offset")
 
@@ -47,7 +51,14 @@ func Copy(ctx context.Context, r io.ReaderAt, w io.Writer, off, n int64) (int64,
 	if n <= 0 {
 		return 0, nil
 	}
-	buf := make([]byte, min(n, bufSize))
+	var buf []byte
+	if n < bufSize {
+		buf = make([]byte, n)
+	} else {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		buf = *bp
+	}
 	var done int64
 	for done < n {
 		if err := ctx.Err(); err != nil {
