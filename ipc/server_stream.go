@@ -30,8 +30,6 @@ const (
 	maxQueuedFDs = 8
 )
 
-var copyPool = sync.Pool{New: func() any { b := make([]byte, maxCopyLen); return &b }}
-
 // outStream is one output file of the shell's.
 type outStream struct {
 	f    *os.File
@@ -41,6 +39,30 @@ type outStream struct {
 	err  error     // the first failure; later copies are not written
 	// closed: the shell closed the stream; writing: a copy is writing.
 	closed, writing bool
+
+	// bufs holds the stream's copy buffers not in use: a stream reuses
+	// its few buffers rather than allocate 4 MiB per copy (which would
+	// have the garbage collector run every few copies), and lets them go
+	// when it is closed.
+	bufs chan []byte
+}
+
+// buffer returns a copy buffer of the stream's.
+func (st *outStream) buffer() []byte {
+	select {
+	case b := <-st.bufs:
+		return b
+	default:
+		return make([]byte, maxCopyLen)
+	}
+}
+
+// release gives a buffer back for the stream's next copies.
+func (st *outStream) release(b []byte) {
+	select {
+	case st.bufs <- b:
+	default:
+	}
 }
 
 // rightsReader reads the shell's socket with recvmsg and queues the file
@@ -126,7 +148,7 @@ func (s *server) openStream(fd int) (uint64, error) {
 		unix.Close(fd)
 		return 0, fmt.Errorf("ipc: stream open: too many open streams (limit %d)", maxStreams)
 	}
-	st := &outStream{f: os.NewFile(uintptr(fd), "stream")}
+	st := &outStream{f: os.NewFile(uintptr(fd), "stream"), bufs: make(chan []byte, maxCopyAhead)}
 	st.cond.L = &st.mu
 	s.nextStream++
 	s.streams[s.nextStream] = st
@@ -212,7 +234,7 @@ func (s *server) doCopy(req copyReq) (int, error) {
 	sd := s.disk(req.Disk)
 	var rerr error
 	var n int
-	var bp *[]byte
+	var buf []byte
 	switch {
 	case sd == nil:
 		rerr = fmt.Errorf("ipc: copy: %w: no open disk with id %d", os.ErrClosed, req.Disk)
@@ -221,10 +243,10 @@ func (s *server) doCopy(req copyReq) (int, error) {
 	default:
 		s.copies <- struct{}{}
 		defer func() { <-s.copies }()
-		bp = copyPool.Get().(*[]byte)
-		defer copyPool.Put(bp)
+		buf = st.buffer()
+		defer st.release(buf)
 		sd.sem <- struct{}{}
-		n, rerr = sd.readAt((*bp)[:req.Len], req.Off)
+		n, rerr = sd.readAt(buf[:req.Len], req.Off)
 		<-sd.sem
 		if n == int(req.Len) {
 			rerr = nil
@@ -249,7 +271,7 @@ func (s *server) doCopy(req copyReq) (int, error) {
 	}
 	st.writing = true
 	st.mu.Unlock()
-	w, werr := st.f.Write((*bp)[:n])
+	w, werr := st.f.Write(buf[:n])
 	st.mu.Lock()
 	st.writing = false
 	if werr != nil {
