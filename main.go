@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
@@ -250,7 +249,7 @@ func run(args []string) int {
 	// one (colours, paging).
 	var stdout io.Writer = os.Stdout
 	if !shell.IsTerminal(os.Stdout) {
-		stdout = bufio.NewWriterSize(os.Stdout, 64<<10)
+		stdout = shell.NewBufferedFile(os.Stdout, 64<<10)
 	}
 	var ui shell.UI
 	if !o.hasCommand && shell.IsTerminal(os.Stdin) && shell.IsTerminal(os.Stdout) {
@@ -288,6 +287,7 @@ func run(args []string) int {
 	// closes the socket, or at the SIGTERM the kernel sends it then
 	// (Pdeathsig), after closing its disks; vmsh's exit need not wait.
 	s.OnInterrupt = client.Interrupt
+	s.OpenStream = func(f *os.File) (io.WriteCloser, error) { return client.OpenStream(f) }
 	s.ConnStatus = func() ([]shell.ConnStatus, error) {
 		st, err := client.Status()
 		if err != nil {

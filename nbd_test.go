@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
@@ -210,5 +211,37 @@ func TestNBDExitDisconnects(t *testing.T) {
 	})
 	if out := srv.Stderr(); out != "" {
 		t.Errorf("nbdkit saw the connection break:\n%s", out)
+	}
+}
+
+// cat of a big file hands the output file to the worker, which writes the
+// bytes itself: to a pipe (vmsh's standard output here), to a file by >,
+// to a local command by |, and to one that stops reading (head), which
+// ends the command quietly as a write of the shell's own would.
+func TestCatStreams(t *testing.T) {
+	img, sum := bigFileImage(t, 24<<20+5)
+	dir := t.TempDir()
+	r := vmsh(t, dir, "", "-c", "cat /big", img)
+	if r.status != 0 || sha256.Sum256([]byte(r.stdout)) != sum {
+		t.Fatalf("cat to a pipe: status %d, %d bytes: %s", r.status, len(r.stdout), r.stderr)
+	}
+	r = vmsh(t, dir, "", "-c", "cat /big > out; cat /big /big | cat > out2; cat /big | head -c 100 > h", img)
+	if r.status != 0 {
+		t.Fatalf("status %d: %s", r.status, r.stderr)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "out"))
+	out2, _ := os.ReadFile(filepath.Join(dir, "out2"))
+	h, _ := os.ReadFile(filepath.Join(dir, "h"))
+	if sha256.Sum256(out) != sum {
+		t.Errorf("cat > out: %d bytes, not the file", len(out))
+	}
+	if len(out2) != 2*len(out) || sha256.Sum256(out2[:len(out)]) != sum || sha256.Sum256(out2[len(out):]) != sum {
+		t.Errorf("cat /big /big | cat > out2: %d bytes, not the file twice", len(out2))
+	}
+	if len(out) < 100 || !bytes.Equal(h, out[:100]) {
+		t.Errorf("cat | head -c 100: %d bytes", len(h))
+	}
+	if strings.Contains(r.stderr, "write") || strings.Contains(r.stderr, "pipe") {
+		t.Errorf("stderr: %s", r.stderr)
 	}
 }

@@ -3,6 +3,7 @@ package shell
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // argKind says what a command's operands are, for completion.
@@ -357,11 +359,69 @@ func (x *Call) copyFile(w io.Writer, p string, buf *[]byte) error {
 	if fi.IsDir() {
 		return errIsDir
 	}
+	if done, err := x.streamFile(w, f, fi.Size()); done {
+		return err
+	}
 	if n := int(min(max(fi.Size(), 4096), bufSize)); n > len(*buf) {
 		*buf = make([]byte, n)
 	}
 	_, err = io.CopyBuffer(onlyWriter{w}, ctxReader{x.Ctx, f}, *buf)
 	return err
+}
+
+// streamMin is the smallest file worth handing to the disk worker.
+const streamMin = 1 << 20
+
+// fileCopier is a guest file that can copy itself to a writer, passing the
+// writer down to the disk (fsread's regular files).
+type fileCopier interface {
+	CopyTo(ctx context.Context, w io.Writer) (int64, error)
+}
+
+// fileOutput is an output with a local file under it: FlushFile writes
+// out what it buffered and returns the file, so that others may write to
+// it next; Failed tells it a write to the file failed.
+type fileOutput interface {
+	FlushFile() (*os.File, error)
+	Failed(err error)
+}
+
+// streamFile copies the guest file f to w by having the disk worker write
+// it to w's file itself, when w is a file (or an output with one under
+// it) other than a terminal, and f is a big regular file of a filesystem
+// that can pass the copy down. done is false if it did nothing, and the
+// caller copies as usual.
+func (x *Call) streamFile(w io.Writer, f fs.File, size int64) (done bool, err error) {
+	c, ok := f.(fileCopier)
+	if !ok || size < streamMin || x.Shell.OpenStream == nil {
+		return false, nil
+	}
+	var out *os.File
+	var fo fileOutput
+	switch o := w.(type) {
+	case *os.File:
+		out = o
+	case fileOutput:
+		fo = o
+		if out, err = o.FlushFile(); err != nil {
+			return true, err
+		}
+	}
+	if out == nil || IsTerminal(out) {
+		return false, nil
+	}
+	st, err := x.Shell.OpenStream(out)
+	if err != nil {
+		return false, nil // the worker cannot: copy through the shell
+	}
+	_, err = c.CopyTo(x.Ctx, st)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && fo != nil && errors.Is(err, syscall.EPIPE) {
+		fo.Failed(err) // the reader went away: as if the shell had written
+	}
+	return true, err
 }
 
 // onlyWriter hides any ReadFrom method of the writer, so io.CopyBuffer

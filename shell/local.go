@@ -351,6 +351,23 @@ func (o *outFile) close() error {
 	return err
 }
 
+// FlushFile writes out what is buffered and returns the file under it, for
+// the disk worker to write to.
+func (o *outFile) FlushFile() (*os.File, error) {
+	return o.f, o.Flush()
+}
+
+// Failed records a write to the file that failed elsewhere (the disk
+// worker's), as a failed write of the shell's own would be.
+func (o *outFile) Failed(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		o.err = err
+		o.cancel(errOutputDone)
+	}
+}
+
 // outDest is the bufio.Writer's destination, written with o.mu held.
 type outDest struct{ o *outFile }
 

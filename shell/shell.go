@@ -45,6 +45,12 @@ type Shell struct {
 	// disks command.
 	ConnStatus func() ([]ConnStatus, error)
 
+	// OpenStream, if set, hands a local file to the disk worker, which
+	// then writes a guest file's bytes to it itself (cat, and get to a
+	// file): the returned writer is what the filesystem passes down to
+	// the disk. Its Close returns once the worker no longer writes.
+	OpenStream func(f *os.File) (io.WriteCloser, error)
+
 	ui      UI
 	disks   []*Disk
 	ns      mountFS

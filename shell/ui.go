@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/peterh/liner"
 	"golang.org/x/term"
@@ -154,4 +155,36 @@ func (u *TerminalUI) Close() error {
 		}
 	}
 	return u.l.Close()
+}
+
+// BufferedFile is a local file written through a buffer, as standard
+// output is when it is not a terminal. It is a fileOutput: the disk
+// worker may write to the file between the shell's own writes.
+type BufferedFile struct {
+	f *os.File
+	b *bufio.Writer
+}
+
+// NewBufferedFile returns f behind a buffer of size bytes.
+func NewBufferedFile(f *os.File, size int) *BufferedFile {
+	return &BufferedFile{f: f, b: bufio.NewWriterSize(f, size)}
+}
+
+func (b *BufferedFile) Write(p []byte) (int, error) { return b.b.Write(p) }
+
+// Flush writes out what is buffered.
+func (b *BufferedFile) Flush() error { return b.b.Flush() }
+
+// FlushFile writes out what is buffered and returns the file.
+func (b *BufferedFile) FlushFile() (*os.File, error) { return b.f, b.b.Flush() }
+
+// Failed is told that a write to the file failed elsewhere. When the
+// reader of a pipe has gone, the shell writes to the file itself, which
+// fails the same way: on standard output Go's runtime then ends vmsh with
+// SIGPIPE, as a write of the shell's own would have (no byte reaches
+// anyone, the pipe has no reader).
+func (b *BufferedFile) Failed(err error) {
+	if errors.Is(err, syscall.EPIPE) {
+		b.f.Write([]byte{'\n'})
+	}
 }
