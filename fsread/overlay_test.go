@@ -51,15 +51,16 @@ func (d *memDev) take() ([][2]int64, int) {
 // it does not replace.
 func passedDown(keys []uint64, bs uint64, off, n int64) [][2]int64 {
 	var out [][2]int64
-	for pos := off; pos < off+n; pos++ {
-		if _, found := slices.BinarySearch(keys, uint64(pos)/bs); found {
-			continue
+	for pos, end := off, off+n; pos < end; {
+		next := min(end, (pos/int64(bs)+1)*int64(bs)) // the next block's start
+		if _, found := slices.BinarySearch(keys, uint64(pos)/bs); !found {
+			if k := len(out); k > 0 && out[k-1][0]+out[k-1][1] == pos {
+				out[k-1][1] += next - pos
+			} else {
+				out = append(out, [2]int64{pos, next - pos})
+			}
 		}
-		if k := len(out); k > 0 && out[k-1][0]+out[k-1][1] == pos {
-			out[k-1][1]++
-		} else {
-			out = append(out, [2]int64{pos, 1})
-		}
+		pos = next
 	}
 	return out
 }
