@@ -3,11 +3,11 @@ package shell
 import (
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
 
+	"vmsh/internal/devio"
 	"vmsh/lvm"
 )
 
@@ -103,7 +103,7 @@ func (s *Shell) assembleLVM() {
 				unreadable = append(unreadable, lv.Name)
 			} else {
 				v.Size = r.Size()
-				v.r = io.NewSectionReader(r, 0, r.Size())
+				v.r = devio.NewSection(r, 0, r.Size())
 				probes = append(probes, v)
 			}
 			lg.vols = append(lg.vols, v)
