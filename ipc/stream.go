@@ -158,18 +158,9 @@ func (d *Disk) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64
 	if !ok || s.c != d.c {
 		return devio.Copy(ctx, d, w, off, n)
 	}
-	if off < 0 {
-		return 0, fmt.Errorf("ipc: copy of %s: negative offset %d", d.name, off)
-	}
-	short := off > d.size || n > d.size-off
-	if short {
-		n = max(0, d.size-off)
-	}
-	m, err := s.copyFrom(ctx, d, off, n)
-	if err == nil && short {
-		err = io.ErrUnexpectedEOF
-	}
-	return m, err
+	return devio.Within(d.size, off, n, func(off, n int64) (int64, error) {
+		return s.copyFrom(ctx, d, off, n)
+	})
 }
 
 // copyFrom has the worker write the n bytes of d at off to s's file,

@@ -24,23 +24,9 @@ var _ devio.RangeWriter = (*Volume)(nil)
 // it and returns io.ErrUnexpectedEOF. It stops when ctx is done, with
 // ctx's error. It is safe for concurrent use.
 func (v *Volume) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
-	switch {
-	case n <= 0:
-		return 0, nil
-	case off < 0:
-		return 0, errNegativeOffset
-	case off >= v.size:
-		return 0, io.ErrUnexpectedEOF
-	}
-	short := n > v.size-off
-	if short {
-		n = v.size - off
-	}
-	m, err := writeRange(ctx, v.dev, w, off, n)
-	if err == nil && short {
-		err = io.ErrUnexpectedEOF
-	}
-	return m, err
+	return devio.Within(v.size, off, n, func(off, n int64) (int64, error) {
+		return writeRange(ctx, v.dev, w, off, n)
+	})
 }
 
 // A rangeDevice is a device that writes a range of itself other than by

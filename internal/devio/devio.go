@@ -155,19 +155,30 @@ func (s *Section) ReadAt(p []byte, off int64) (int, error) {
 // A range past the section's end writes what there is and returns
 // io.ErrUnexpectedEOF.
 func (s *Section) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
+	return Within(s.Size, off, n, func(off, n int64) (int64, error) {
+		return WriteRange(ctx, s.R, w, s.Off+off, n)
+	})
+}
+
+// Within runs write for the part of the range [off, off+n) that lies in a
+// device of size bytes, and is how a RangeWriter keeps to its end: an
+// empty range writes nothing, a negative offset is an error, and a range
+// that runs past the end writes what there is and returns
+// io.ErrUnexpectedEOF.
+func Within(size, off, n int64, write func(off, n int64) (int64, error)) (int64, error) {
 	switch {
 	case n <= 0:
 		return 0, nil
 	case off < 0:
 		return 0, errNegativeOffset
-	case off >= s.Size:
+	case off >= size:
 		return 0, io.ErrUnexpectedEOF
 	}
-	short := n > s.Size-off
+	short := n > size-off
 	if short {
-		n = s.Size - off
+		n = size - off
 	}
-	m, err := WriteRange(ctx, s.R, w, s.Off+off, n)
+	m, err := write(off, n)
 	if err == nil && short {
 		err = io.ErrUnexpectedEOF
 	}
