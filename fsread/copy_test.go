@@ -7,11 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"strings"
-	"sync"
 	"testing"
 
 	"vmsh/fsread"
-	"vmsh/internal/devio"
+	"vmsh/internal/devio/deviotest"
 	"vmsh/internal/fixturetest"
 )
 
@@ -20,42 +19,15 @@ type copier interface {
 	CopyTo(context.Context, io.Writer) (int64, error)
 }
 
-// rangeImage is an image that is a devio.RangeWriter, as the disk
-// worker's client is: it counts the bytes of the ranges it is asked to
-// write, writes them itself, and keeps the calls of the last take.
-type rangeImage struct {
-	r     io.ReaderAt
-	mu    sync.Mutex
-	calls [][2]int64 // offset and length
-}
-
-func (d *rangeImage) ReadAt(p []byte, off int64) (int, error) { return d.r.ReadAt(p, off) }
-
-func (d *rangeImage) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
-	d.mu.Lock()
-	d.calls = append(d.calls, [2]int64{off, n})
-	d.mu.Unlock()
-	return devio.Copy(ctx, d.r, w, off, n)
-}
-
-// take returns the calls since the last take.
-func (d *rangeImage) take() [][2]int64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.calls
-	d.calls = nil
-	return c
-}
-
-// openRangeFixture opens a committed fixture image through a rangeImage.
-func openRangeFixture(t *testing.T, name string) (*fsread.FS, *rangeImage) {
+// openRangeFixture opens a committed fixture image through a Recorder.
+func openRangeFixture(t *testing.T, name string) (*fsread.FS, *deviotest.Recorder) {
 	t.Helper()
 	f, size, err := fixturetest.OpenImage("../testdata", name, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	img := &rangeImage{r: f}
+	img := &deviotest.Recorder{R: f}
 	fsys, err := fsread.Open(img, size)
 	if err != nil {
 		t.Fatal(err)
@@ -145,15 +117,16 @@ func TestCopyToFixtures(t *testing.T) {
 				}
 				isInline := fi.Sys().(*fsread.Stat).Flags&inlineDataFlag != 0
 				data := dataBytes(t, f, size)
-				img.take()
+				img.Take()
 				sw := &sameWriter{r: ref}
 				n, err := f.(copier).CopyTo(context.Background(), sw)
 				if err != nil || n != size || !atEOF(ref) {
 					t.Fatalf("%s: CopyTo: %d, %v; size %d", p, n, err, size)
 				}
 				var down int64
-				for _, c := range img.take() {
-					down += c[1]
+				calls, _ := img.Take()
+				for _, c := range calls {
+					down += c.N
 				}
 				switch {
 				case isInline && down != 0:
@@ -195,18 +168,18 @@ func TestCopyToRuns(t *testing.T) {
 		}
 		fi, _ := f.Stat()
 		regions := dataRegions(t, f.(fsread.RegionFile), fi.Size())
-		img.take()
+		img.Take()
 		var buf bytes.Buffer
 		if _, err := f.(copier).CopyTo(context.Background(), &buf); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		calls := img.take()
+		calls, _ := img.Take()
 		if len(calls) != len(regions) {
 			t.Errorf("%s: %d ranges passed down, for %d regions of data", p, len(calls), len(regions))
 		} else {
 			for i, c := range calls {
-				if r := regions[i]; c[1] != r[1]-r[0] {
-					t.Errorf("%s: range %d of %d bytes, region %v", p, i, c[1], r)
+				if r := regions[i]; c.N != r[1]-r[0] {
+					t.Errorf("%s: range %d of %d bytes, region %v", p, i, c.N, r)
 				}
 			}
 		}

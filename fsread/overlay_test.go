@@ -7,57 +7,23 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
 
-	"vmsh/internal/devio"
+	"vmsh/internal/devio/deviotest"
 )
-
-// memDev is an image in memory that is a devio.RangeWriter, as the disk
-// worker's client is: it records the ranges it is asked to write and
-// writes them itself, and counts the reads.
-type memDev struct {
-	b     []byte
-	mu    sync.Mutex
-	calls [][2]int64 // offset and length
-	reads int
-}
-
-func (d *memDev) ReadAt(p []byte, off int64) (int, error) {
-	d.mu.Lock()
-	d.reads++
-	d.mu.Unlock()
-	return bytes.NewReader(d.b).ReadAt(p, off)
-}
-
-func (d *memDev) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
-	d.mu.Lock()
-	d.calls = append(d.calls, [2]int64{off, n})
-	d.mu.Unlock()
-	return devio.Copy(ctx, bytes.NewReader(d.b), w, off, n)
-}
-
-// take returns the calls and reads seen since the last take.
-func (d *memDev) take() ([][2]int64, int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, r := d.calls, d.reads
-	d.calls, d.reads = nil, 0
-	return c, r
-}
 
 // passedDown returns the ranges an overlay with the replaced blocks keys
 // must pass down for the n bytes at off: the runs of bytes whose blocks
 // it does not replace.
-func passedDown(keys []uint64, bs uint64, off, n int64) [][2]int64 {
-	var out [][2]int64
+func passedDown(keys []uint64, bs uint64, off, n int64) []deviotest.Call {
+	var out []deviotest.Call
 	for pos, end := off, off+n; pos < end; {
 		next := min(end, (pos/int64(bs)+1)*int64(bs)) // the next block's start
 		if _, found := slices.BinarySearch(keys, uint64(pos)/bs); !found {
-			if k := len(out); k > 0 && out[k-1][0]+out[k-1][1] == pos {
-				out[k-1][1] += next - pos
+			if k := len(out); k > 0 && out[k-1].Off+out[k-1].N == pos {
+				out[k-1].N += next - pos
 			} else {
-				out = append(out, [2]int64{pos, next - pos})
+				out = append(out, deviotest.Call{Off: pos, N: next - pos})
 			}
 		}
 		pos = next
@@ -86,7 +52,7 @@ func (w *failAfter) Write(p []byte) (int, error) {
 // that exactly the runs of blocks not replaced reach the base.
 func TestOverlayWriteRange(t *testing.T) {
 	const bs = 1024
-	dev := &memDev{b: pattern(1, 64*bs)}
+	dev := deviotest.NewRecorder(pattern(1, 64*bs))
 	size := int64(64*bs - 300) // the last block is cut
 	ov := &overlay{base: dev, size: size, bs: bs}
 	for i, k := range []uint64{0, 5, 6, 20, 62, 63} {
@@ -106,13 +72,13 @@ func TestOverlayWriteRange(t *testing.T) {
 		ranges = append(ranges, rng{off, r.Int64N(size-off) + 1})
 	}
 	for _, rg := range ranges {
-		dev.take()
+		dev.Take()
 		var buf bytes.Buffer
 		m, err := ov.WriteRange(ctx, &buf, rg.off, rg.n)
 		if m != rg.n || err != nil || !bytes.Equal(buf.Bytes(), want[rg.off:rg.off+rg.n]) {
 			t.Fatalf("WriteRange(%d bytes at %d): %d, %v; bytes differ from ReadAt's", rg.n, rg.off, m, err)
 		}
-		calls, reads := dev.take()
+		calls, reads := dev.Take()
 		if exp := passedDown(ov.keys, bs, rg.off, rg.n); !slices.Equal(calls, exp) || reads != 0 {
 			t.Fatalf("WriteRange(%d bytes at %d): base saw %v and %d reads, want %v", rg.n, rg.off, calls, reads, exp)
 		}
@@ -161,7 +127,7 @@ func TestOverlayWriteRangeReplay(t *testing.T) {
 	if img == nil {
 		t.Fatal("cannot read ../testdata/ext4-journal.img.gz")
 	}
-	dev := &memDev{b: img}
+	dev := deviotest.NewRecorder(img)
 	fsys, err := Open(dev, int64(len(img)))
 	if err != nil {
 		t.Fatal(err)
@@ -174,12 +140,12 @@ func TestOverlayWriteRangeReplay(t *testing.T) {
 	if n, err := ov.ReadAt(want, 0); n != len(want) || err != nil && err != io.EOF {
 		t.Fatalf("ReadAt: %d, %v", n, err)
 	}
-	dev.take()
+	dev.Take()
 	var buf bytes.Buffer
 	if m, err := ov.WriteRange(context.Background(), &buf, 0, int64(len(img))); m != int64(len(img)) || err != nil || !bytes.Equal(buf.Bytes(), want) {
 		t.Fatalf("WriteRange: %d, %v; bytes differ from ReadAt's", m, err)
 	}
-	calls, reads := dev.take()
+	calls, reads := dev.Take()
 	if exp := passedDown(ov.keys, ov.bs, 0, int64(len(img))); !slices.Equal(calls, exp) || reads != 0 {
 		t.Errorf("base saw %d calls and %d reads, want %d calls", len(calls), reads, len(exp))
 	}

@@ -12,45 +12,10 @@ import (
 	"testing"
 
 	"vmsh/internal/devio"
+	"vmsh/internal/devio/deviotest"
 	"vmsh/internal/tooltest"
 	"vmsh/partition"
 )
-
-// rangeCall is one WriteRange call a rangeDisk saw.
-type rangeCall struct{ off, n int64 }
-
-// rangeDisk is a device that is a devio.RangeWriter, as the disk worker's
-// client is: it records the ranges it is asked to write and writes them
-// itself, and counts the reads.
-type rangeDisk struct {
-	b     []byte
-	mu    sync.Mutex
-	calls []rangeCall
-	reads int
-}
-
-func (d *rangeDisk) ReadAt(p []byte, off int64) (int, error) {
-	d.mu.Lock()
-	d.reads++
-	d.mu.Unlock()
-	return bytes.NewReader(d.b).ReadAt(p, off)
-}
-
-func (d *rangeDisk) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64, error) {
-	d.mu.Lock()
-	d.calls = append(d.calls, rangeCall{off, n})
-	d.mu.Unlock()
-	return devio.Copy(ctx, bytes.NewReader(d.b), w, off, n)
-}
-
-// take returns the calls and reads seen since the last take.
-func (d *rangeDisk) take() ([]rangeCall, int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, r := d.calls, d.reads
-	d.calls, d.reads = nil, 0
-	return c, r
-}
 
 // checkWriteRange compares WriteRange with want, the volume's content: the
 // whole volume, ranges at random offsets and of random lengths (many
@@ -91,12 +56,12 @@ func checkWriteRange(t *testing.T, v *Volume, want []byte) {
 	}
 }
 
-// rangeDisks makes every PV of g a rangeDisk over its data.
-func rangeDisks(g *Group, data [][]byte) []*rangeDisk {
-	disks := make([]*rangeDisk, len(data))
+// recorders makes every PV of g a Recorder over its data.
+func recorders(g *Group, data [][]byte) []*deviotest.Recorder {
+	disks := make([]*deviotest.Recorder, len(data))
 	for i, d := range g.Devices {
 		if d != nil {
-			disks[i] = &rangeDisk{b: data[i]}
+			disks[i] = deviotest.NewRecorder(data[i])
 			d.R = disks[i]
 		}
 	}
@@ -121,11 +86,11 @@ z { id = "z" status = ["READ", "WRITE", "VISIBLE"] segment_count = 2
 m { id = "m" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
 	segment1 { start_extent = 0 extent_count = 2 type = "mirror" mirror_count = 2 mirrors = ["pv0", 20, "pv1", 20] } }
 `)
-	disks := rangeDisks(g, data)
+	disks := recorders(g, data)
 	const ext, pe = testExtent, testPEStart
 	type pvCall struct {
 		pv int
-		rangeCall
+		deviotest.Call
 	}
 	for _, tc := range []struct {
 		lv     string
@@ -133,13 +98,13 @@ m { id = "m" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
 		want   []pvCall
 	}{
 		// Across the boundary of two linear segments.
-		{"two", 3*ext - 100, 200, []pvCall{{1, rangeCall{pe + 3*ext - 100, 100}}, {2, rangeCall{pe + 7*ext, 100}}}},
+		{"two", 3*ext - 100, 200, []pvCall{{1, deviotest.Call{Off: pe + 3*ext - 100, N: 100}}, {2, deviotest.Call{Off: pe + 7*ext, N: 100}}}},
 		// Three chunks of 1 KiB, from leg to leg.
-		{"st", 500, 2048, []pvCall{{1, rangeCall{pe + 100*ext + 500, 524}}, {3, rangeCall{pe + 200*ext, 1024}}, {1, rangeCall{pe + 100*ext + 1024, 500}}}},
+		{"st", 500, 2048, []pvCall{{1, deviotest.Call{Off: pe + 100*ext + 500, N: 524}}, {3, deviotest.Call{Off: pe + 200*ext, N: 1024}}, {1, deviotest.Call{Off: pe + 100*ext + 1024, N: 500}}}},
 		// An LV on an LV, from extent 1 of two: across two's boundary.
-		{"on_lv", ext - 10, 3 * ext, []pvCall{{1, rangeCall{pe + 2*ext - 10, ext + 10}}, {2, rangeCall{pe + 7*ext, 2*ext - 10}}}},
+		{"on_lv", ext - 10, 3 * ext, []pvCall{{1, deviotest.Call{Off: pe + 2*ext - 10, N: ext + 10}}, {2, deviotest.Call{Off: pe + 7*ext, N: 2*ext - 10}}}},
 		// Zeros are written here, the rest passed down.
-		{"z", ext - 5, 10, []pvCall{{0, rangeCall{pe + 5*ext, 5}}}},
+		{"z", ext - 5, 10, []pvCall{{0, deviotest.Call{Off: pe + 5*ext, N: 5}}}},
 		// A mirror reads.
 		{"m", 10, 100, nil},
 	} {
@@ -150,7 +115,7 @@ m { id = "m" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
 				t.Fatal(err)
 			}
 			for _, d := range disks {
-				d.take()
+				d.Take()
 			}
 			var buf bytes.Buffer
 			if m, err := v.WriteRange(context.Background(), &buf, tc.off, tc.n); m != tc.n || err != nil || !bytes.Equal(buf.Bytes(), want) {
@@ -159,7 +124,7 @@ m { id = "m" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
 			var got []pvCall
 			reads := 0
 			for i, d := range disks {
-				calls, r := d.take()
+				calls, r := d.Take()
 				reads += r
 				for _, c := range calls {
 					got = append(got, pvCall{i, c})
@@ -202,7 +167,7 @@ func TestWriteRangeSeedImage(t *testing.T) {
 		}
 		img = append(img, full[len(img):pv.DeviceSize]...)
 	}
-	disk := &rangeDisk{b: img}
+	disk := deviotest.NewRecorder(img)
 	set, err := Assemble([]*Device{{Name: "loop0", R: disk, Size: int64(len(img)), PV: pv}})
 	if err != nil || len(set.Groups) != 1 {
 		t.Fatalf("Assemble: %v, %+v", err, set)
@@ -219,19 +184,19 @@ func TestWriteRangeSeedImage(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkWriteRange(t, v, want)
-		disk.take()
+		disk.Take()
 		var buf bytes.Buffer
 		if _, err := v.WriteRange(context.Background(), &buf, 0, v.Size()); err != nil {
 			t.Fatal(err)
 		}
-		var calls []rangeCall
+		var calls []deviotest.Call
 		for _, s := range lv.Segments {
 			if s.Type != "striped" || len(s.Stripes) != 1 {
 				t.Fatalf("LV %s: segment %+v is not linear", lv.Name, s)
 			}
-			calls = append(calls, rangeCall{vg.PVs[0].PEStart*sectorSize + s.Stripes[0].StartExtent*eb, s.ExtentCount * eb})
+			calls = append(calls, deviotest.Call{Off: vg.PVs[0].PEStart*sectorSize + s.Stripes[0].StartExtent*eb, N: s.ExtentCount * eb})
 		}
-		if got, reads := disk.take(); !slices.Equal(got, calls) || reads != 0 {
+		if got, reads := disk.Take(); !slices.Equal(got, calls) || reads != 0 {
 			t.Errorf("LV %s: calls %v and %d reads, want %v", lv.Name, got, reads, calls)
 		}
 		lvs++
@@ -249,7 +214,7 @@ func TestWriteRangeSeedImage(t *testing.T) {
 func TestWriteRangeSpan(t *testing.T) {
 	img1 := tooltest.Gunzip(t, "../testdata/lvm-span.img.gz")
 	img2 := tooltest.Gunzip(t, "../testdata/lvm-span.disk2.gz")
-	disk1, disk2 := &rangeDisk{b: img1}, &rangeDisk{b: img2}
+	disk1, disk2 := deviotest.NewRecorder(img1), deviotest.NewRecorder(img2)
 	table, err := partition.Read(disk1, int64(len(img1)))
 	if err != nil || len(table.Partitions) != 1 {
 		t.Fatalf("partition table: %v, %+v", err, table)
@@ -283,26 +248,26 @@ func TestWriteRangeSpan(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkWriteRange(t, v, want)
-			disk1.take()
-			disk2.take()
+			disk1.Take()
+			disk2.Take()
 			var buf bytes.Buffer
 			if _, err := v.WriteRange(context.Background(), &buf, 0, v.Size()); err != nil {
 				t.Fatal(err)
 			}
-			calls1, reads1 := disk1.take()
-			calls2, reads2 := disk2.take()
+			calls1, reads1 := disk1.Take()
+			calls2, reads2 := disk2.Take()
 			if reads1+reads2 != 0 {
 				t.Errorf("%d and %d reads", reads1, reads2)
 			}
 			var total int64
 			for _, c := range calls1 {
-				if c.off < part.Start || c.off+c.n > part.Start+part.Size {
+				if c.Off < part.Start || c.Off+c.N > part.Start+part.Size {
 					t.Errorf("disk 1: call %v outside the partition", c)
 				}
-				total += c.n
+				total += c.N
 			}
 			for _, c := range calls2 {
-				total += c.n
+				total += c.N
 			}
 			if total != v.Size() {
 				t.Errorf("calls for %d bytes in all, the LV has %d", total, v.Size())
@@ -366,7 +331,7 @@ func TestWriteRangeConcurrent(t *testing.T) {
 	g, data := testGroup(t, `
 st { id = "s" status = ["READ", "WRITE", "VISIBLE"] segment_count = 1
 	segment1 { start_extent = 0 extent_count = 8 type = "striped" stripe_count = 2 stripe_size = 8 stripes = ["pv1", 100, "pv3", 200] } }`)
-	rangeDisks(g, data)
+	recorders(g, data)
 	v := openLV(t, g, "st")
 	want := make([]byte, v.Size())
 	if _, err := v.ReadAt(want, 0); err != nil {
