@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 
 	"vmsh/internal/devio"
 )
@@ -73,7 +72,6 @@ func (d *dataReader) writeTo(ctx context.Context, w io.Writer, off int64) (int64
 		return devio.Copy(ctx, d, w, off, d.size-off)
 	}
 	f := d.fs
-	bs := int64(f.bs)
 	var done int64
 	var pendPhys, pendLen int64 // the data run not written yet
 	flush := func() error {
@@ -89,20 +87,14 @@ func (d *dataReader) writeTo(ctx context.Context, w io.Writer, off int64) (int64
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
-		lblk := uint64(pos / bs)
-		r, err := d.runAt(lblk)
+		n, phys, err := d.span(pos, d.size-pos)
 		if err != nil {
 			if ferr := flush(); ferr != nil {
 				return done, ferr
 			}
 			return done, err
 		}
-		runEnd := int64(math.MaxInt64)
-		if e := r.lblk + r.n; e < uint64(math.MaxInt64/bs) {
-			runEnd = int64(e) * bs
-		}
-		n := min(d.size-pos, runEnd-pos)
-		if r.hole {
+		if phys < 0 {
 			if err := flush(); err != nil {
 				return done, err
 			}
@@ -112,8 +104,7 @@ func (d *dataReader) writeTo(ctx context.Context, w io.Writer, off int64) (int64
 				return done, err
 			}
 		} else {
-			phys := int64(r.pblk+(lblk-r.lblk))*bs + pos%bs
-			if err := f.outside(phys, n, d.in.ino); err != nil {
+			if err := f.outside(phys, n, "inode %d: data", d.in.ino); err != nil {
 				// What comes before the run is written; a run merged with
 				// others stays within the image.
 				if ferr := flush(); ferr != nil {
@@ -136,23 +127,12 @@ func (d *dataReader) writeTo(ctx context.Context, w io.Writer, off int64) (int64
 }
 
 // writeRange writes the n bytes of the image at off, data of inode ino,
-// to w through the device the filesystem reads (devio.WriteRange).
+// to w through the device the filesystem reads (devio.WriteRange). The
+// caller has checked that they lie within the image.
 func (f *FS) writeRange(ctx context.Context, w io.Writer, off, n int64, ino uint64) (int64, error) {
-	if err := f.outside(off, n, ino); err != nil {
-		return 0, err
-	}
 	m, err := devio.WriteRange(ctx, f.r, w, off, n)
 	if err != nil && ctx.Err() == nil {
 		err = fmt.Errorf("ext4: inode %d: data: copying %d bytes at offset %d: %w", ino, n, off, err)
 	}
 	return m, err
-}
-
-// outside returns an error if the n bytes at off, data of inode ino, do
-// not lie within the image.
-func (f *FS) outside(off, n int64, ino uint64) error {
-	if off < 0 || off > f.size || n > f.size-off {
-		return formatErr(off, "inode %d: data: %d bytes at offset %d lie beyond the end of the image (%d bytes)", ino, n, off, f.size)
-	}
-	return nil
 }

@@ -70,6 +70,27 @@ func (d *dataReader) runAt(lblk uint64) (run, error) {
 	return w.find(lblk), nil
 }
 
+// span returns how many of the next limit bytes of the file from pos one
+// run of the block map holds, and where they lie in the image: phys is
+// their byte offset, or -1 for a hole.
+func (d *dataReader) span(pos, limit int64) (n, phys int64, err error) {
+	bs := int64(d.fs.bs)
+	lblk := uint64(pos / bs)
+	r, err := d.runAt(lblk)
+	if err != nil {
+		return 0, 0, err
+	}
+	runEnd := int64(math.MaxInt64)
+	if e := r.lblk + r.n; e < uint64(math.MaxInt64/bs) {
+		runEnd = int64(e) * bs
+	}
+	n = min(limit, runEnd-pos)
+	if r.hole {
+		return n, -1, nil
+	}
+	return n, int64(r.pblk+(lblk-r.lblk))*bs + pos%bs, nil
+}
+
 // ReadAt reads file data at off. Holes read as zeros. Physically
 // contiguous runs are read with one ReadAt on the image, straight into p.
 func (d *dataReader) ReadAt(p []byte, off int64) (int, error) {
@@ -86,7 +107,6 @@ func (d *dataReader) ReadAt(p []byte, off int64) (int, error) {
 	if int64(want) > d.size-off {
 		p = p[:d.size-off]
 	}
-	bs := int64(d.fs.bs)
 	var (
 		pendPhys int64 = -1 // physical byte offset of the pending read
 		pendDst  int        // where in p it goes
@@ -102,24 +122,17 @@ func (d *dataReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	pos := 0
 	for pos < len(p) {
-		abs := off + int64(pos)
-		lblk := uint64(abs / bs)
-		r, err := d.runAt(lblk)
+		m, phys, err := d.span(off+int64(pos), int64(len(p)-pos))
 		if err != nil {
 			return pos, err
 		}
-		runEnd := int64(math.MaxInt64)
-		if e := r.lblk + r.n; e < uint64(math.MaxInt64/bs) {
-			runEnd = int64(e) * bs
-		}
-		n := int(min(int64(len(p)-pos), runEnd-abs))
-		if r.hole {
+		n := int(m)
+		if phys < 0 {
 			if err := flush(); err != nil {
 				return pos, err
 			}
 			clear(p[pos : pos+n])
 		} else {
-			phys := int64(r.pblk+(lblk-r.lblk))*bs + abs%bs
 			if pendLen > 0 && pendPhys+int64(pendLen) == phys {
 				pendLen += n
 			} else {

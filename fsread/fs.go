@@ -194,8 +194,8 @@ func (f *FS) Warnings() []string {
 // readFull reads len(p) bytes at off, reporting short reads as errors.
 // The context for an error message is formatted only when one occurs.
 func (f *FS) readFull(p []byte, off int64, format string, args ...any) error {
-	if off < 0 || off > f.size || int64(len(p)) > f.size-off {
-		return formatErr(off, "%s: %d bytes at offset %d lie beyond the end of the image (%d bytes)", fmt.Sprintf(format, args...), len(p), off, f.size)
+	if err := f.outside(off, int64(len(p)), format, args...); err != nil {
+		return err
 	}
 	n, err := f.r.ReadAt(p, off)
 	if n == len(p) {
@@ -205,6 +205,15 @@ func (f *FS) readFull(p []byte, off int64, format string, args ...any) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("ext4: %s: reading %d bytes at offset %d: %w", fmt.Sprintf(format, args...), len(p), off, err)
+}
+
+// outside returns an error if the n bytes at off do not lie within the
+// image; format and args say what they are.
+func (f *FS) outside(off, n int64, format string, args ...any) error {
+	if off < 0 || off > f.size || n > f.size-off {
+		return formatErr(off, "%s: %d bytes at offset %d lie beyond the end of the image (%d bytes)", fmt.Sprintf(format, args...), n, off, f.size)
+	}
+	return nil
 }
 
 // hasSuper reports whether block group g holds a superblock backup.
