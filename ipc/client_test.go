@@ -479,6 +479,25 @@ func waitServe(t *testing.T, done <-chan error) error {
 	}
 }
 
+// helloOpen says hello on c (frame 1) and opens name (frame 2).
+func helloOpen(t *testing.T, c *net.UnixConn, name string) DiskInfo {
+	t.Helper()
+	sendFrame(t, c, msgHello, 1, helloBody(ProtocolVersion))
+	if _, rerr, _ := recvReply(t, c); rerr != nil {
+		t.Fatal(rerr)
+	}
+	var e encoder
+	e.str(name, maxSpec)
+	sendFrame(t, c, msgOpen, 2, e.b)
+	_, rerr, payload := recvReply(t, c)
+	d := decoder{b: payload}
+	info := decodeDiskInfo(&d)
+	if rerr != nil || d.err != nil {
+		t.Fatal(rerr, d.err)
+	}
+	return info
+}
+
 func helloBody(version uint16) []byte {
 	var e encoder
 	helloMsg{Version: version}.encode(&e)
@@ -522,19 +541,7 @@ func TestServeFirstMessageNotHello(t *testing.T) {
 func TestServeBadRequests(t *testing.T) {
 	name, _ := tempImage(t, 4096)
 	c, done := serveInProcess(t)
-	sendFrame(t, c, msgHello, 1, helloBody(ProtocolVersion))
-	if _, rerr, _ := recvReply(t, c); rerr != nil {
-		t.Fatal(rerr)
-	}
-	var e encoder
-	e.str(name, maxSpec)
-	sendFrame(t, c, msgOpen, 2, e.b)
-	_, rerr, payload := recvReply(t, c)
-	d := decoder{b: payload}
-	info := decodeDiskInfo(&d)
-	if rerr != nil || d.err != nil {
-		t.Fatal(rerr, d.err)
-	}
+	info := helloOpen(t, c, name)
 	reqs := map[string]readReq{
 		"unknown disk":  {Disk: 77, Slot: noSlot, Len: 10},
 		"negative off":  {Disk: info.ID, Slot: noSlot, Off: -5, Len: 10},
@@ -562,10 +569,10 @@ func TestServeBadRequests(t *testing.T) {
 		t.Errorf("close unknown disk: %v", rerr)
 	}
 	// A good read still works.
-	e = encoder{}
+	var e encoder
 	readReq{Disk: info.ID, Slot: noSlot, Off: 4000, Len: 200}.encode(&e)
 	sendFrame(t, c, msgRead, id+2, e.b)
-	_, rerr, payload = recvReply(t, c)
+	_, rerr, payload := recvReply(t, c)
 	if rerr != io.EOF || len(payload) != 4+96 {
 		t.Errorf("read at the end: %v, %d bytes", rerr, len(payload))
 	}

@@ -209,19 +209,7 @@ func TestWriteRangeFallback(t *testing.T) {
 func TestServeBadStreamRequests(t *testing.T) {
 	name, _ := tempImage(t, 1<<20)
 	c, _ := serveInProcess(t)
-	sendFrame(t, c, msgHello, 1, helloBody(ProtocolVersion))
-	if _, rerr, _ := recvReply(t, c); rerr != nil {
-		t.Fatal(rerr)
-	}
-	var e encoder
-	e.str(name, maxSpec)
-	sendFrame(t, c, msgOpen, 2, e.b)
-	_, rerr, payload := recvReply(t, c)
-	d := decoder{b: payload}
-	info := decodeDiskInfo(&d)
-	if rerr != nil || d.err != nil {
-		t.Fatal(rerr, d.err)
-	}
+	info := helloOpen(t, c, name)
 	sendFrame(t, c, msgStreamOpen, 3, nil)
 	if _, rerr, _ := recvReply(t, c); !errors.Is(rerr, ErrProtocol) {
 		t.Errorf("stream open without a descriptor: %v", rerr)
@@ -237,8 +225,8 @@ func TestServeBadStreamRequests(t *testing.T) {
 	if _, _, err := c.WriteMsgUnix(frame, syscall.UnixRights(int(out.Fd())), nil); err != nil {
 		t.Fatal(err)
 	}
-	_, rerr, payload = recvReply(t, c)
-	d = decoder{b: payload}
+	_, rerr, payload := recvReply(t, c)
+	d := decoder{b: payload}
 	sid := d.u64("stream id")
 	if rerr != nil || d.end("reply") != nil {
 		t.Fatal(rerr, d.err)
@@ -262,7 +250,7 @@ func TestServeBadStreamRequests(t *testing.T) {
 		t.Logf("%s: %v", what, rerr)
 		id++
 	}
-	e = encoder{}
+	var e encoder
 	e.u64(sid + 9)
 	sendFrame(t, c, msgStreamClose, id, e.b)
 	if _, rerr, _ := recvReply(t, c); rerr == nil {
