@@ -45,7 +45,7 @@ func benchFile(b *testing.B) string {
 //	go test -run '^$' -bench Read -benchtime 5x ./nbd
 //
 // The client uses four connections, as nbdcopy does (nbdkit allows
-// multi-conn). whole: one ReadAt of the whole export (split into 4 MiB
+// multi-conn). whole: one ReadAt of the whole export (split into 1 MiB
 // requests, 16 in flight); seq-4M: ReadAt of 4 MiB at a time, 8
 // goroutines taking the next offset in turn, as a copying reader would;
 // seq-1M: the same with 1 MiB reads, the size of the worker's

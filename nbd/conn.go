@@ -67,7 +67,7 @@ type Info struct {
 	MinBlock, PreferredBlock, MaxBlock uint32
 	BlockSizes                         bool
 
-	// MaxRequest is the longest read request this client sends: 4 MiB,
+	// MaxRequest is the longest read request this client sends: 1 MiB,
 	// or the server's maximum block size if that is smaller. Longer reads
 	// are split into requests this long, several in flight at once.
 	MaxRequest int

@@ -30,7 +30,7 @@
 // see the same data (NBD_FLAG_CAN_MULTI_CONN), the Conn opens more in the
 // background (four in all, by default) and spreads requests over them, as
 // nbdcopy does; a failure of any of them fails the Conn. Reads honour the server's block size
-// constraints: split at the maximum block size (and at 4 MiB whatever the
+// constraints: split at the maximum block size (and at 1 MiB whatever the
 // server says, up to 16 such requests of one read in flight), widened to the minimum block size through a bounce buffer
 // when unaligned. Structured replies may carry data, holes (read as
 // zeroes) and errors in any order.
