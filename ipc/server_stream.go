@@ -40,28 +40,35 @@ type outStream struct {
 	// closed: the shell closed the stream; writing: a copy is writing.
 	closed, writing bool
 
-	// bufs holds the stream's copy buffers not in use: a stream reuses
-	// its few buffers rather than allocate 4 MiB per copy (which would
-	// have the garbage collector run every few copies), and lets them go
-	// when it is closed.
-	bufs chan []byte
+	// free holds the stream's copy buffers not in use. A stream reuses
+	// its few buffers (from mapBuffer) rather than take 4 MiB of fresh
+	// memory per copy, and unmaps them when it is closed.
+	free [][]byte
 }
 
-// buffer returns a copy buffer of the stream's.
-func (st *outStream) buffer() []byte {
-	select {
-	case b := <-st.bufs:
-		return b
-	default:
-		return make([]byte, maxCopyLen)
+// buffer returns a copy buffer of the stream's, maxCopyLen bytes long.
+func (st *outStream) buffer() ([]byte, error) {
+	st.mu.Lock()
+	if n := len(st.free); n > 0 {
+		b := st.free[n-1]
+		st.free = st.free[:n-1]
+		st.mu.Unlock()
+		return b, nil
 	}
+	st.mu.Unlock()
+	return mapBuffer(maxCopyLen)
 }
 
-// release gives a buffer back for the stream's next copies.
+// release gives a buffer back for the stream's next copies, or unmaps it
+// if the stream is closed or keeps enough.
 func (st *outStream) release(b []byte) {
-	select {
-	case st.bufs <- b:
-	default:
+	st.mu.Lock()
+	if !st.closed && len(st.free) < maxCopyAhead {
+		st.free, b = append(st.free, b), nil
+	}
+	st.mu.Unlock()
+	if b != nil {
+		unmapBuffer(b)
 	}
 }
 
@@ -148,7 +155,7 @@ func (s *server) openStream(fd int) (uint64, error) {
 		unix.Close(fd)
 		return 0, fmt.Errorf("ipc: stream open: too many open streams (limit %d)", maxStreams)
 	}
-	st := &outStream{f: os.NewFile(uintptr(fd), "stream"), bufs: make(chan []byte, maxCopyAhead)}
+	st := &outStream{f: os.NewFile(uintptr(fd), "stream")}
 	st.cond.L = &st.mu
 	s.nextStream++
 	s.streams[s.nextStream] = st
@@ -183,8 +190,14 @@ func (st *outStream) shut() {
 	for st.writing {
 		st.cond.Wait()
 	}
+	free := st.free
+	st.free = nil
 	st.mu.Unlock()
 	st.f.Close()
+	// Copies still reading into a buffer unmap theirs when they are done.
+	for _, b := range free {
+		unmapBuffer(b)
+	}
 }
 
 // closeStreams closes every stream (the shell is gone).
@@ -243,7 +256,9 @@ func (s *server) doCopy(req copyReq) (int, error) {
 	default:
 		s.copies <- struct{}{}
 		defer func() { <-s.copies }()
-		buf = st.buffer()
+		if buf, rerr = st.buffer(); rerr != nil {
+			break
+		}
 		defer st.release(buf)
 		sd.sem <- struct{}{}
 		n, rerr = sd.readAt(buf[:req.Len], req.Off)
