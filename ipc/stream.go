@@ -28,13 +28,21 @@ import (
 // disk reach this through devio.RangeWriter: Disk.WriteRange recognises a
 // Stream of its own client.
 //
+// A Stream is buffered, as a bufio.Writer is: WriteRange returns once its
+// last copy is sent, and the copies of one range and the next are in
+// flight together, so that a file in many pieces (an ext4 file's extents,
+// a striped volume's chunks) flows as well as one in a single piece. A
+// copy's failure is returned by the next WriteRange, Write or Close, and
+// nothing is written after it. Write and Close wait for the copies in
+// flight first.
+//
 // A copy's reply waits for the write, and a write may wait for a reader
 // (a pager, a pipe); so copies have no deadline, and a disk that hangs is
 // bounded by the worker's own transport timeouts. Interrupt and the
-// caller's context stop the wait as for reads; the copies already sent
-// may still be written until Close returns.
+// context of the WriteRange that sent them stop the wait as for reads;
+// the copies already sent may still be written until Close returns.
 
-// copyAhead bounds the copies of one WriteRange in flight.
+// copyAhead bounds the copies of a stream in flight.
 const copyAhead = maxCopyAhead
 
 // ErrNoStreams is returned by OpenStream when the worker cannot write to
@@ -54,6 +62,22 @@ type Stream struct {
 	mu     sync.Mutex
 	err    error // sticky: nothing more is written after a failure
 	closed bool
+
+	// queue holds the copies sent and not yet answered, oldest first; w
+	// is the waiter of the WriteRange that sent the newest, which Write
+	// and Close wait with.
+	queue []pendingCopy
+	w     *waiter
+	calls uint64 // WriteRange calls that sent copies, for pendingCopy.call
+}
+
+// pendingCopy is a copy request in flight.
+type pendingCopy struct {
+	cl   *call
+	name string // the disk's
+	off  int64
+	len  int
+	call uint64 // the WriteRange that sent it
 }
 
 // OpenStream hands f to the worker. The caller keeps f open until the
@@ -115,15 +139,16 @@ func (k *conn) closeStream(w *waiter, id uint64) error {
 	return cl.err
 }
 
-// Write writes p to the file from this process.
+// Write writes p to the file from this process, after the copies in
+// flight.
 func (s *Stream) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return 0, ErrClosed
 	}
-	if s.err != nil {
-		return 0, s.err
+	if err := s.flush(); err != nil {
+		return 0, err
 	}
 	n, err := s.f.Write(p)
 	if err != nil {
@@ -132,19 +157,24 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Close tells the worker to let go of the file, and returns once it no
-// longer writes to it (or the timeout has passed). It does not close the
-// file.
+// Close waits for the copies in flight, tells the worker to let go of the
+// file, and returns once it no longer writes to it (or the timeout has
+// passed). It returns the stream's failure, if a copy failed. It does not
+// close the file.
 func (s *Stream) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
+	ferr := s.flush()
 	s.closed = true
 	err := s.k.closeStream(detached(s.c.timeout), s.id)
 	if isConnLost(err) {
-		return nil // a dead worker writes nothing more
+		err = nil // a dead worker writes nothing more
+	}
+	if ferr != nil {
+		return ferr
 	}
 	return err
 }
@@ -163,8 +193,10 @@ func (d *Disk) WriteRange(ctx context.Context, w io.Writer, off, n int64) (int64
 	})
 }
 
-// copyFrom has the worker write the n bytes of d at off to s's file,
-// keeping up to copyAhead copies in flight.
+// copyFrom has the worker write the n bytes of d at off to s's file. It
+// sends the copies, keeping up to copyAhead of the stream's in flight, and
+// returns n once the last is sent; the count with an error is what this
+// call wrote before the failure.
 func (s *Stream) copyFrom(ctx context.Context, d *Disk, off, n int64) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,59 +221,61 @@ func (s *Stream) copyFrom(ctx context.Context, d *Disk, off, n int64) (int64, er
 		s.err = fmt.Errorf("ipc: copy of %s: the worker was restarted and lost the output", d.name)
 		return 0, s.err
 	}
-	type piece struct {
-		cl  *call
-		off int64
-		len int
+	s.w = w
+	s.calls++
+	var sent, done int64 // done: bytes of this call's copies answered
+	for sent < n {
+		if len(s.queue) == copyAhead {
+			p, err := s.reap()
+			if err != nil {
+				return done, err
+			}
+			if p.call == s.calls {
+				done += int64(p.len)
+			}
+		}
+		m := int(min(n-sent, maxCopyLen))
+		var e encoder
+		copyReq{Disk: id, Stream: s.id, Seq: s.seq, Off: off + sent, Len: uint32(m)}.encode(&e)
+		cl := k.do(w, noDeadline, msgCopy, e.b, nil, nil, m)
+		s.seq++
+		s.queue = append(s.queue, pendingCopy{cl, d.name, off + sent, m, s.calls})
+		sent += int64(m)
 	}
-	var (
-		queue []piece
-		sent  int64
-		done  int64
-		first error
-	)
-	for {
-		for first == nil && sent < n && len(queue) < copyAhead {
-			m := int(min(n-sent, maxCopyLen))
-			var e encoder
-			copyReq{Disk: id, Stream: s.id, Seq: s.seq, Off: off + sent, Len: uint32(m)}.encode(&e)
-			cl := k.do(w, noDeadline, msgCopy, e.b, nil, nil, m)
-			s.seq++
-			queue = append(queue, piece{cl, off + sent, m})
-			sent += int64(m)
-		}
-		if len(queue) == 0 {
-			break
-		}
-		p := queue[0]
-		queue = queue[1:]
-		if err := k.await(w, p.cl); err != nil {
-			// The caller stopped waiting; the rest is abandoned.
-			for _, q := range queue {
-				k.await(&waiter{ctx: cancelled, intr: nil}, q.cl)
-			}
-			if first == nil {
-				first = readError(d.name, p.off, p.len, err)
-			}
-			break
-		}
-		switch {
-		case p.cl.err != nil:
-			if first == nil {
-				first = fmt.Errorf("ipc: copy of %s at offset %#x (%s): %w", d.name, p.off, sizeString(p.len), p.cl.err)
-			}
-		case p.cl.n != p.len:
-			if first == nil {
-				first = fmt.Errorf("ipc: copy of %s at offset %#x (%s): %w", d.name, p.off, sizeString(p.len), io.ErrShortWrite)
-			}
-		case first == nil:
-			done += int64(p.cl.n)
-		}
+	return n, nil
+}
+
+// flush waits for the copies in flight and returns the stream's error.
+func (s *Stream) flush() error {
+	for len(s.queue) > 0 && s.err == nil {
+		s.reap()
 	}
-	if first != nil {
-		s.err = first
+	return s.err
+}
+
+// reap waits for the oldest copy in flight and returns it with the
+// stream's error. The first failure becomes the stream's error; the copies
+// after it are abandoned (the worker writes none of them).
+func (s *Stream) reap() (pendingCopy, error) {
+	p := s.queue[0]
+	s.queue = s.queue[1:]
+	var err error
+	switch werr := s.k.await(s.w, p.cl); {
+	case werr != nil:
+		err = readError(p.name, p.off, p.len, werr)
+	case p.cl.err != nil:
+		err = fmt.Errorf("ipc: copy of %s at offset %#x (%s): %w", p.name, p.off, sizeString(p.len), p.cl.err)
+	case p.cl.n != p.len:
+		err = fmt.Errorf("ipc: copy of %s at offset %#x (%s): %w", p.name, p.off, sizeString(p.len), io.ErrShortWrite)
 	}
-	return done, first
+	if err != nil {
+		s.err = err
+		for _, q := range s.queue {
+			s.k.await(&waiter{ctx: cancelled}, q.cl)
+		}
+		s.queue = nil
+	}
+	return p, s.err
 }
 
 // noDeadline: a copy waits for its reply until its caller stops it.

@@ -29,7 +29,9 @@ func openStreamFile(t *testing.T, c *Client) (*Stream, *os.File) {
 
 // The worker writes ranges to the shell's file in order, between bytes the
 // shell writes itself, in every mode of the client: the ranges are big
-// (many copies in flight), small, unaligned, and at the end of the disk.
+// (many copies in flight), small, unaligned, and at the end of the disk,
+// and a run of small ones follow each other with their copies in flight
+// together.
 func TestStreamWriteRange(t *testing.T) {
 	name, data := tempImage(t, 40<<20+123)
 	for _, m := range modes {
@@ -56,6 +58,13 @@ func TestStreamWriteRange(t *testing.T) {
 				}
 				want.Write(fmt)
 			}
+			for i := range int64(300) {
+				off, n := (i*7919<<10)%(40<<20), 1000+i*331
+				if got, err := d.WriteRange(context.Background(), s, off, n); err != nil || got != n {
+					t.Fatalf("small range %d: wrote %d of %d: %v", i, got, n, err)
+				}
+				want.Write(data[off : off+n])
+			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -74,8 +83,8 @@ func TestStreamWriteRange(t *testing.T) {
 }
 
 // A range past the end writes what there is and says so; a read error of
-// the disk fails the copy naming it, and nothing more is written to the
-// stream afterwards.
+// the disk fails the copy naming it (WriteRange returns it, or the Write or
+// Close after it), and nothing more is written to the stream afterwards.
 func TestStreamErrors(t *testing.T) {
 	name, data := tempImage(t, 8<<20)
 	c := startClient(t, Config{})
@@ -100,25 +109,31 @@ func TestStreamErrors(t *testing.T) {
 	}
 	s, f = openStreamFile(t, c)
 	n, err = bad.WriteRange(context.Background(), s, 0, 8<<20)
-	if err == nil || n > from {
+	if err != nil && n > from {
 		t.Fatalf("copy over a bad range: wrote %d, %v", n, err)
 	}
+	_, werr := s.Write([]byte("x"))
+	if werr == nil {
+		t.Fatal("Write after a failed copy succeeded")
+	}
+	if err == nil {
+		err = werr
+	}
 	t.Logf("error: %v", err)
-	if _, err := s.Write([]byte("x")); err == nil {
-		t.Error("Write after a failed copy succeeded")
+	if cerr := s.Close(); cerr == nil || cerr.Error() != err.Error() {
+		t.Errorf("Close after a failed copy: %v", cerr)
 	}
-	s.Close()
 	out, _ := os.ReadFile(f.Name())
-	if int64(len(out)) != n || !bytes.Equal(out, data[:n]) {
-		t.Fatalf("after a failed copy the file holds %d bytes, WriteRange said %d", len(out), n)
+	if len(out) > from || !bytes.Equal(out, data[:len(out)]) {
+		t.Fatalf("after a failed copy the file holds %d bytes", len(out))
 	}
-	if n%maxCopyLen != 0 {
-		t.Errorf("a copy was written in part: %d bytes", n)
+	if len(out)%maxCopyLen != 0 {
+		t.Errorf("a copy was written in part: %d bytes", len(out))
 	}
 }
 
-// A write to a pipe whose reader has gone fails with EPIPE; a copy that
-// waits for a reader that does not read stops at Interrupt, and Close
+// A write to a pipe whose reader has gone fails with EPIPE; copies that
+// wait for a reader that does not read stop at Interrupt, and Close
 // returns once the worker no longer writes.
 func TestStreamPipe(t *testing.T) {
 	name, _ := tempImage(t, 16<<20)
@@ -138,7 +153,9 @@ func TestStreamPipe(t *testing.T) {
 	}
 	w.Close()
 	r.Close()
-	_, err = d.WriteRange(context.Background(), s, 0, 16<<20)
+	if _, err = d.WriteRange(context.Background(), s, 0, 16<<20); err == nil {
+		err = s.Close()
+	}
 	if !errors.Is(err, syscall.EPIPE) {
 		t.Fatalf("copy to a pipe nobody reads: %v, want EPIPE", err)
 	}
@@ -154,9 +171,13 @@ func TestStreamPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// More than copyAhead copies: WriteRange waits for the first.
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.WriteRange(context.Background(), s, 0, 16<<20)
+		var err error
+		for i := 0; i < 3 && err == nil; i++ {
+			_, err = d.WriteRange(context.Background(), s, 0, 16<<20)
+		}
 		done <- err
 	}()
 	time.Sleep(200 * time.Millisecond) // the pipe fills; the worker waits
@@ -177,8 +198,8 @@ func TestStreamPipe(t *testing.T) {
 	// The worker's write stays blocked until the pipe is read; Close
 	// waits for it at most the timeout.
 	go io.Copy(io.Discard, r)
-	if err := s.Close(); err != nil {
-		t.Errorf("Close: %v", err)
+	if err := s.Close(); !errors.Is(err, ErrInterrupted) {
+		t.Errorf("Close after the interrupted copies: %v", err)
 	}
 	// The disk is still fine.
 	p := make([]byte, 100)
