@@ -254,8 +254,10 @@ func (s *Stream) flush() error {
 }
 
 // reap waits for the oldest copy in flight and returns it with the
-// stream's error. The first failure becomes the stream's error; the copies
-// after it are abandoned (the worker writes none of them).
+// stream's error. The first failure becomes the stream's error and the
+// copies after it are abandoned: the worker writes none of them after a
+// failed copy, and none once Close returns after a stop (Interrupt, the
+// context).
 func (s *Stream) reap() (pendingCopy, error) {
 	p := s.queue[0]
 	s.queue = s.queue[1:]
