@@ -16,8 +16,11 @@ import (
 // handed down to the device the filesystem reads, with w as given
 // (devio.WriteRange), so that a device that can write its bytes to w
 // itself does; holes are written as zeros. A file with inline data is
-// read and written. Regular files opened from an FS have it; reach it
-// through an interface:
+// read and written. If w has a Flush method, as buffered writers do
+// (bufio.Writer, a disk worker's output stream), CopyTo calls it at the
+// end, so that a failure of bytes still on their way is its own error,
+// with the file's name. Regular files opened from an FS have CopyTo;
+// reach it through an interface:
 //
 //	interface{ CopyTo(context.Context, io.Writer) (int64, error) }
 func (fl *file) CopyTo(ctx context.Context, w io.Writer) (int64, error) {
@@ -46,6 +49,9 @@ func (fl *file) CopyTo(ctx context.Context, w io.Writer) (int64, error) {
 	m, err := fl.d.writeTo(ctx, w, fl.pos)
 	fl.pos += m
 	done += m
+	if f, ok := w.(interface{ Flush() error }); ok && err == nil {
+		err = f.Flush()
+	}
 	return done, fl.copyErr(ctx, err)
 }
 

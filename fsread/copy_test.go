@@ -3,6 +3,7 @@ package fsread_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -285,6 +286,62 @@ func TestCopyToCancel(t *testing.T) {
 		f.Close()
 		if _, err := f.(copier).CopyTo(context.Background(), io.Discard); err == nil {
 			t.Errorf("%s: CopyTo after Close: no error", p)
+		}
+	}
+}
+
+// flushWriter stands for a buffered writer: it keeps what is written and
+// counts the calls to Flush, which returns err.
+type flushWriter struct {
+	bytes.Buffer
+	flushes int
+	err     error
+}
+
+func (w *flushWriter) Flush() error {
+	w.flushes++
+	return w.err
+}
+
+// TestCopyToFlush checks that CopyTo flushes a writer that has a Flush
+// method once, after the data, and returns a failed flush as its own
+// error, with the file's name.
+func TestCopyToFlush(t *testing.T) {
+	fsys, _ := openRangeFixture(t, "ext4")
+	var name string
+	walkRegular(t, fsys, func(p string, size int64) {
+		if name == "" && size > 0 && size <= 1<<20 {
+			name = p
+		}
+	})
+	if name == "" {
+		t.Fatal("no regular file of at most 1 MiB in the fixture")
+	}
+	want, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errFull := errors.New("no space left")
+	for _, fail := range []error{nil, errFull} {
+		f, err := fsys.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &flushWriter{err: fail}
+		n, err := f.(copier).CopyTo(context.Background(), w)
+		f.Close()
+		if w.flushes != 1 {
+			t.Errorf("%s: Flush called %d times, want once", name, w.flushes)
+		}
+		if n != int64(len(want)) || !bytes.Equal(w.Bytes(), want) {
+			t.Errorf("%s: CopyTo wrote %d bytes (%d kept), the file has %d", name, n, w.Len(), len(want))
+		}
+		var pe *fs.PathError
+		switch {
+		case fail == nil && err != nil:
+			t.Errorf("%s: CopyTo: %v", name, err)
+		case fail != nil && (!errors.Is(err, fail) || !errors.As(err, &pe) || pe.Op != "copy"):
+			t.Errorf("%s: CopyTo with a failing Flush: %v, want a copy error wrapping %v", name, err, fail)
 		}
 	}
 }

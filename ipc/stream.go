@@ -157,6 +157,19 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Flush waits for the copies in flight and returns the stream's failure,
+// if a copy failed, as a bufio.Writer's Flush returns its writer's: a
+// caller that flushes after its last WriteRange sees every failure there,
+// rather than at Close.
+func (s *Stream) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.flush()
+}
+
 // Close waits for the copies in flight, tells the worker to let go of the
 // file, and returns once it no longer writes to it (or the timeout has
 // passed). It returns the stream's failure, if a copy failed. It does not

@@ -112,16 +112,25 @@ func TestStreamErrors(t *testing.T) {
 	if err != nil && n > from {
 		t.Fatalf("copy over a bad range: wrote %d, %v", n, err)
 	}
-	_, werr := s.Write([]byte("x"))
-	if werr == nil {
-		t.Fatal("Write after a failed copy succeeded")
+	ferr := s.Flush()
+	if ferr == nil {
+		t.Fatal("Flush after a failed copy: no error")
 	}
 	if err == nil {
-		err = werr
+		err = ferr
 	}
 	t.Logf("error: %v", err)
+	if ferr.Error() != err.Error() {
+		t.Errorf("Flush after a failed copy: %v, want %v", ferr, err)
+	}
+	if _, werr := s.Write([]byte("x")); werr == nil || werr.Error() != err.Error() {
+		t.Errorf("Write after a failed copy: %v", werr)
+	}
 	if cerr := s.Close(); cerr == nil || cerr.Error() != err.Error() {
 		t.Errorf("Close after a failed copy: %v", cerr)
+	}
+	if ferr := s.Flush(); !errors.Is(ferr, ErrClosed) {
+		t.Errorf("Flush after Close: %v", ferr)
 	}
 	out, _ := os.ReadFile(f.Name())
 	if len(out) > from || !bytes.Equal(out, data[:len(out)]) {
