@@ -63,10 +63,7 @@ func BenchmarkReadAt(b *testing.B) {
 					return
 				}
 				c := startClient(b, *tg.cfg)
-				d, err := c.Open(name)
-				if err != nil {
-					b.Fatal(err)
-				}
+				d := openDisk(b, c, name)
 				readAll(b, d, bs)
 			})
 		}

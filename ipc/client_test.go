@@ -96,6 +96,17 @@ func startClient(t testing.TB, cfg Config) *Client {
 	return c
 }
 
+// openDisk opens the disk spec names on c, and fails the test if it
+// cannot.
+func openDisk(t testing.TB, c *Client, spec string) *Disk {
+	t.Helper()
+	d, err := c.Open(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // tempImage writes size pseudo-random bytes to a file in a temp dir.
 func tempImage(t testing.TB, size int) (string, []byte) {
 	t.Helper()
@@ -141,10 +152,7 @@ func TestReadAtConcurrent(t *testing.T) {
 			if got := c.SharedMemory(); got != m.shm {
 				t.Fatalf("SharedMemory = %v, want %v", got, m.shm)
 			}
-			d, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDisk(t, c, name)
 			if d.Size() != int64(len(data)) || d.Name() != "disk.img" {
 				t.Fatalf("size %d name %q", d.Size(), d.Name())
 			}
@@ -202,10 +210,7 @@ func TestEOF(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			c := startClient(t, m.cfg)
-			d, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDisk(t, c, name)
 			size := int64(len(data))
 			for _, tc := range []struct {
 				off int64
@@ -234,14 +239,8 @@ func TestOpenErrors(t *testing.T) {
 func TestListStatusClose(t *testing.T) {
 	name, data := tempImage(t, 1<<20)
 	c := startClient(t, Config{})
-	d1, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d2, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d1 := openDisk(t, c, name)
+	d2 := openDisk(t, c, name)
 	checkRead(t, d1, data, 0, 1<<20)
 	list, err := c.List()
 	if err != nil || len(list) != 2 || list[0].Name != "disk.img" || list[1].Size != 1<<20 {
@@ -288,10 +287,7 @@ func TestRestart(t *testing.T) {
 			var restarts atomic.Int32
 			var why error
 			c.OnRestart = func(err error) { why = err; restarts.Add(1) }
-			d, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDisk(t, c, name)
 			checkRead(t, d, data, 12345, 100)
 			pid := c.workerPid()
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -321,10 +317,7 @@ func TestRestartInFlight(t *testing.T) {
 	c := startClient(t, Config{CacheSize: -1})
 	var restarts atomic.Int32
 	c.OnRestart = func(error) { restarts.Add(1) }
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -361,13 +354,10 @@ func TestRestartGivesUp(t *testing.T) {
 	}})
 	restarted := false
 	c.OnRestart = func(error) { restarted = true }
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	checkRead(t, d, data, 0, 100)
 	syscall.Kill(c.workerPid(), syscall.SIGKILL)
-	_, err = d.ReadAt(make([]byte, 1<<20), 0)
+	_, err := d.ReadAt(make([]byte, 1<<20), 0)
 	if err == nil || restarted {
 		t.Fatalf("read after failed restarts: err %v, restarted %v", err, restarted)
 	}
@@ -387,14 +377,8 @@ func TestRestartReopenFails(t *testing.T) {
 	gone := filepath.Join(t.TempDir(), "gone.img")
 	os.WriteFile(gone, data, 0o644)
 	c := startClient(t, Config{CacheSize: -1})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dg, err := c.Open(gone)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
+	dg := openDisk(t, c, gone)
 	os.Remove(gone)
 	syscall.Kill(c.workerPid(), syscall.SIGKILL)
 	checkRead(t, d, data, 10, 1000)
@@ -586,10 +570,7 @@ func TestServeBadRequests(t *testing.T) {
 func TestCacheCoalesce(t *testing.T) {
 	name, data := tempImage(t, 1<<20)
 	c := startClient(t, Config{})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Go(func() { checkRead(t, d, data, chunkSize+int64(g*100), 100) })
@@ -609,10 +590,7 @@ func TestCacheCoalesce(t *testing.T) {
 func TestCacheBound(t *testing.T) {
 	name, data := tempImage(t, 4<<20)
 	c := startClient(t, Config{CacheSize: 256 << 10})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	for i := range int64(64) {
 		checkRead(t, d, data, i*chunkSize+5, 10)
 	}

@@ -149,14 +149,8 @@ func TestSlowReadsDoNotBlock(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			g := newGate(t)
 			c := startClient(t, m.cfg)
-			slow, err := c.Open(g.spec(name, 0, 4<<20))
-			if err != nil {
-				t.Fatal(err)
-			}
-			other, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			slow := openDisk(t, c, g.spec(name, 0, 4<<20))
+			other := openDisk(t, c, name)
 			var wg sync.WaitGroup
 			hang := func(from, to int) {
 				for i := from; i < to; i++ {
@@ -196,10 +190,7 @@ func TestCloseWhileReadsHang(t *testing.T) {
 	name, _ := tempImage(t, 1<<20)
 	g := newGate(t)
 	c := startClient(t, Config{})
-	d, err := c.Open(g.spec(name, 0, 1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, g.spec(name, 0, 1<<20))
 	done := make(chan struct{})
 	go func() {
 		d.ReadAt(make([]byte, 1<<20), 0)

@@ -67,10 +67,7 @@ func TestReadaheadSequential(t *testing.T) {
 	for _, m := range raModes {
 		t.Run(m.name, func(t *testing.T) {
 			c := startClient(t, m.cfg)
-			d, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDisk(t, c, name)
 			for _, n := range sizes {
 				for _, start := range []int64{0, 4097, 5<<20 + 3} {
 					readSeq(t, d, data, start, n)
@@ -96,10 +93,7 @@ func TestReadaheadInterleaved(t *testing.T) {
 	for _, m := range raModes {
 		t.Run(m.name, func(t *testing.T) {
 			c := startClient(t, m.cfg)
-			d, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDisk(t, c, name)
 			r := rand.New(rand.NewPCG(7, 7))
 			const n = 1<<20 + 17
 			for off := int64(0); off < int64(len(data)); off += n {
@@ -127,10 +121,7 @@ func TestReadaheadInterleaved(t *testing.T) {
 func TestReadaheadSkip(t *testing.T) {
 	name, data := tempImage(t, 32<<20)
 	c := startClient(t, Config{})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	off := int64(0)
 	for i := 0; off < int64(len(data)); i++ {
 		checkRead(t, d, data, off, 1<<20)
@@ -150,14 +141,8 @@ func TestReadaheadConcurrent(t *testing.T) {
 	for _, m := range raModes {
 		t.Run(m.name, func(t *testing.T) {
 			c := startClient(t, m.cfg)
-			d1, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d2, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d1 := openDisk(t, c, name)
+			d2 := openDisk(t, c, name)
 			var wg sync.WaitGroup
 			for g := range 6 {
 				d := d1
@@ -192,10 +177,7 @@ func TestReadaheadRestart(t *testing.T) {
 	name, data := tempImage(t, 32<<20)
 	c := startClient(t, Config{})
 	// Slow reads, so that prefetches are still in flight at the kill.
-	d, err := c.Open(slowSpec(name, 20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, slowSpec(name, 20*time.Millisecond))
 	const n = 1 << 20
 	off := int64(0)
 	for range 6 {
@@ -289,10 +271,7 @@ func TestReadaheadErrors(t *testing.T) {
 	for _, m := range raModes {
 		t.Run(m.name, func(t *testing.T) {
 			c := startClient(t, m.cfg)
-			d, err := c.Open(badSpec(name, from, to))
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDisk(t, c, badSpec(name, from, to))
 			const n = 512 << 10
 			off := int64(0)
 			for ; off+2*n <= from; off += n {
@@ -335,10 +314,7 @@ func TestReadaheadErrors(t *testing.T) {
 func TestReadaheadAbandoned(t *testing.T) {
 	name, data := tempImage(t, 64<<20)
 	c := startClient(t, Config{CacheSize: -1})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	for off := int64(0); off < 20<<20; off += 1 << 20 {
 		checkRead(t, d, data, off, 1<<20)
 	}

@@ -47,10 +47,7 @@ func TestStatusFields(t *testing.T) {
 	later := time.Now().Add(time.Hour).Round(0)
 	var disks []*Disk
 	for _, spec := range []string{name, statusSpec(name, long), statusSpec(name, later), statusSpec(name, long)} {
-		d, err := c.Open(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := openDisk(t, c, spec)
 		disks = append(disks, d)
 	}
 	before := time.Now()

@@ -37,10 +37,7 @@ func TestStreamWriteRange(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			c := startClient(t, m.cfg)
-			d, err := c.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDisk(t, c, name)
 			s, f := openStreamFile(t, c)
 			var want bytes.Buffer
 			ranges := []struct{ off, n int64 }{
@@ -88,10 +85,7 @@ func TestStreamWriteRange(t *testing.T) {
 func TestStreamErrors(t *testing.T) {
 	name, data := tempImage(t, 8<<20)
 	c := startClient(t, Config{})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	s, f := openStreamFile(t, c)
 	n, err := d.WriteRange(context.Background(), s, 7<<20, 2<<20)
 	if n != 1<<20 || !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -103,10 +97,7 @@ func TestStreamErrors(t *testing.T) {
 	}
 
 	const from, to = 5<<20 + 100, 5<<20 + 200
-	bad, err := c.Open(badSpec(name, from, to))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bad := openDisk(t, c, badSpec(name, from, to))
 	s, f = openStreamFile(t, c)
 	n, err = bad.WriteRange(context.Background(), s, 0, 8<<20)
 	if err != nil && n > from {
@@ -147,10 +138,7 @@ func TestStreamErrors(t *testing.T) {
 func TestStreamPipe(t *testing.T) {
 	name, _ := tempImage(t, 16<<20)
 	c := startClient(t, Config{Timeout: 2 * time.Second})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -221,10 +209,7 @@ func TestStreamPipe(t *testing.T) {
 func TestWriteRangeFallback(t *testing.T) {
 	name, data := tempImage(t, 3<<20)
 	c := startClient(t, Config{})
-	d, err := c.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDisk(t, c, name)
 	var b bytes.Buffer
 	n, err := d.WriteRange(context.Background(), &b, 1000, 2<<20)
 	if err != nil || n != 2<<20 || !bytes.Equal(b.Bytes(), data[1000:1000+2<<20]) {
