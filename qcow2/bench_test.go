@@ -43,7 +43,7 @@ func BenchmarkRead(b *testing.B) {
 	}
 	f.Close()
 	img := filepath.Join(dir, "disk.qcow2")
-	run(b, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, img)
+	tooltest.Run(b, "", "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, img)
 
 	readAll := func(b *testing.B, r io.ReaderAt) {
 		for off := int64(0); off < size; off += int64(len(buf)) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"vmsh/internal/tooltest"
 )
 
 // crafted is a small qcow2 image laid out by hand, and the disk it holds.
@@ -242,7 +244,7 @@ func TestCraftedBacking(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := digest(t, m, 1000); got != sha256Of(want) {
+			if got := tooltest.SHA256(t, m, m.Size(), 1000); got != tooltest.SHA256Bytes(want) {
 				t.Error("wrong bytes over a raw backing file")
 			}
 			if len(paths) != 1 || paths[0] != "base.raw" {
@@ -265,7 +267,7 @@ func TestCraftedBacking(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := digest(t, m, 0); got != sha256Of(want) {
+			if got := tooltest.SHA256(t, m, m.Size(), 0); got != tooltest.SHA256Bytes(want) {
 				t.Error("wrong bytes over a qcow2 backing file")
 			}
 			if ch := m.Info().Chain; len(ch) != 1 || ch[0].Format != "qcow2" || ch[0].Path != "sub/base.qcow2" {
@@ -524,7 +526,7 @@ func TestCraftedSnapshot(t *testing.T) {
 		}
 		want := make([]byte, 2*cs)
 		copy(want, c.want[cs:2*cs])
-		if m.Size() != 2*cs || digest(t, m, 0) != sha256Of(want) {
+		if m.Size() != 2*cs || tooltest.SHA256(t, m, m.Size(), 0) != tooltest.SHA256Bytes(want) {
 			t.Errorf("snapshot %q: wrong disk", key)
 		}
 	}

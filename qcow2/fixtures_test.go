@@ -52,7 +52,7 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, chunk := range []int{0, 4096, 1000} {
-				if got := digest(t, m, chunk); got != sum {
+				if got := tooltest.SHA256(t, m, m.Size(), chunk); got != sum {
 					t.Errorf("%d-byte reads: sha256 %s, want %s", chunk, got, sum)
 				}
 			}

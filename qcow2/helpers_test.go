@@ -2,9 +2,6 @@ package qcow2
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"os"
 	"testing"
 )
@@ -59,29 +56,4 @@ func (f memFile) Close() error {
 		*f.closed++
 	}
 	return nil
-}
-
-// digest returns the sha256 of the whole virtual disk, read chunk bytes at
-// a time (the whole disk at once when chunk is 0).
-func digest(t testing.TB, m *Image, chunk int) string {
-	t.Helper()
-	h := sha256.New()
-	if chunk == 0 {
-		chunk = int(m.Size())
-	}
-	buf := make([]byte, chunk)
-	for off := int64(0); off < m.Size(); {
-		n, err := m.ReadAt(buf, off)
-		if err != nil && !(err == io.EOF && off+int64(n) == m.Size()) {
-			t.Fatalf("ReadAt(%d bytes at %#x): %d, %v", len(buf), off, n, err)
-		}
-		h.Write(buf[:n])
-		off += int64(n)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func sha256Of(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,25 +19,6 @@ import (
 
 // These tests make images with qemu-img and qemu-io and compare what this
 // package reads with what `qemu-img convert -O raw` writes.
-
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	return runIn(t, "", name, args...)
-}
-
-// runIn runs a command in directory dir ("" for the current one) and
-// returns its standard output.
-func runIn(t testing.TB, dir, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.String()
-}
 
 // qemuIO runs qemu-io commands (such as "write -P 0xab 4k 8k") on a qcow2 image.
 func qemuIO(t testing.TB, img string, cmds ...string) {
@@ -53,27 +33,7 @@ func qemuIOIn(t testing.TB, dir, img string, cmds ...string) {
 	for _, c := range cmds {
 		args = append(args, "-c", c)
 	}
-	runIn(t, dir, "qemu-io", append(args, img)...)
-}
-
-// oracle returns the sha256 of the raw disk qemu-img converts img to,
-// with extra arguments for convert (such as "-l", "snapshot.name=s1").
-func oracle(t testing.TB, img string, extra ...string) string {
-	t.Helper()
-	return oracleIn(t, "", img, extra...)
-}
-
-// oracleIn is oracle with qemu-img run in directory dir.
-func oracleIn(t testing.TB, dir, img string, extra ...string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "oracle.raw")
-	args := append([]string{"convert", "-O", "raw"}, extra...)
-	runIn(t, dir, "qemu-img", append(args, img, out)...)
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sha256Of(b)
+	tooltest.Run(t, dir, "qemu-io", append(args, img)...)
 }
 
 // writeRaw writes a raw disk of size bytes with varied content: random
@@ -128,10 +88,10 @@ func check(t *testing.T, img string, opts Options, want string) *Image {
 	if err != nil {
 		t.Fatalf("Open(%s): %v", img, err)
 	}
-	if got := digest(t, m, 0); got != want {
+	if got := tooltest.SHA256(t, m, m.Size(), 0); got != want {
 		t.Errorf("%s (whole): sha256 %s, qemu-img says %s", img, got, want)
 	}
-	if got := digest(t, m, 12345); got != want {
+	if got := tooltest.SHA256(t, m, m.Size(), 12345); got != want {
 		t.Errorf("%s (12345-byte reads): sha256 %s, qemu-img says %s", img, got, want)
 	}
 	return m
@@ -169,7 +129,7 @@ type qemuInfo struct {
 func info(t testing.TB, img string) qemuInfo {
 	t.Helper()
 	var qi qemuInfo
-	if err := json.Unmarshal([]byte(run(t, "qemu-img", "info", "-U", "--output=json", img)), &qi); err != nil {
+	if err := json.Unmarshal([]byte(tooltest.Run(t, "", "qemu-img", "info", "-U", "--output=json", img)), &qi); err != nil {
 		t.Fatal(err)
 	}
 	return qi
@@ -215,7 +175,7 @@ func TestQemuImages(t *testing.T) {
 	src := filepath.Join(dir, "src.raw")
 	const size = 6<<20 + 3*512 // not a whole number of clusters
 	writeRaw(t, src, size, 1)
-	srcSum := oracle(t, src, "-f", "raw")
+	srcSum := tooltest.QemuRawSHA256(t, "", src, "-f", "raw")
 
 	cases := []struct {
 		name string
@@ -241,7 +201,7 @@ func TestQemuImages(t *testing.T) {
 			t.Parallel()
 			img := filepath.Join(dir, tc.name+".qcow2")
 			args := append([]string{"convert", "-f", "raw", "-O", "qcow2"}, tc.opts...)
-			run(t, "qemu-img", append(args, src, img)...)
+			tooltest.Run(t, "", "qemu-img", append(args, src, img)...)
 			m := check(t, img, Options{}, srcSum)
 			checkInfo(t, m, img)
 		})
@@ -260,7 +220,7 @@ func TestQemuSubclusters(t *testing.T) {
 		t.Run(cs, func(t *testing.T) {
 			t.Parallel()
 			img := filepath.Join(dir, "sub-"+cs+".qcow2")
-			run(t, "qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on,cluster_size="+cs,
+			tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on,cluster_size="+cs,
 				"-b", "base.raw", "-F", "raw", img, "5M")
 			qemuIO(t, img,
 				"write -P 0x11 0 512",
@@ -274,15 +234,15 @@ func TestQemuSubclusters(t *testing.T) {
 				"write -P 0x66 4095k 1025k", // past the backing file's end
 				"discard 1100k 64k",
 			)
-			m := check(t, img, Options{}, oracle(t, img))
+			m := check(t, img, Options{}, tooltest.QemuRawSHA256(t, "", img))
 			checkInfo(t, m, img)
 		})
 	}
 	t.Run("no-backing", func(t *testing.T) {
 		img := filepath.Join(dir, "sub-alone.qcow2")
-		run(t, "qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on", img, "1M")
+		tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on", img, "1M")
 		qemuIO(t, img, "write -P 0x77 1k 1k", "write -z 4k 4k", "write -P 0x78 66k 130k")
-		check(t, img, Options{}, oracle(t, img))
+		check(t, img, Options{}, tooltest.QemuRawSHA256(t, "", img))
 	})
 }
 
@@ -301,14 +261,14 @@ func TestQemuChain(t *testing.T) {
 	base := filepath.Join(dir, "base", "base.qcow2")
 	mid := filepath.Join(dir, "mid", "mid.qcow2")
 	top := filepath.Join(dir, "top", "top.qcow2")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=4k", src, base)
+	tooltest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=4k", src, base)
 	// The middle layer is larger than the base: zeros past the base's end.
-	run(t, "qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=16k", "-b", "../base/base.qcow2", "-F", "qcow2", mid, "4M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=16k", "-b", "../base/base.qcow2", "-F", "qcow2", mid, "4M")
 	qemuIO(t, mid, "write -P 0xa1 64k 64k", "write -P 0xa2 1000k 3k", "write -z 2M 100k", "write -P 0xa3 3500k 10k")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-o", "compat=0.10", "-b", "../mid/mid.qcow2", "-F", "qcow2", top, "5M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-o", "compat=0.10", "-b", "../mid/mid.qcow2", "-F", "qcow2", top, "5M")
 	qemuIO(t, top, "write -P 0xb1 60k 8k", "write -z 1001k 1k", "write -P 0xb2 4M 4k", "write -P 0xb3 2050k 1k")
 
-	m := check(t, top, Options{}, oracle(t, top))
+	m := check(t, top, Options{}, tooltest.QemuRawSHA256(t, "", top))
 	checkInfo(t, m, top)
 	chain := m.Info().Chain
 	if len(chain) != 2 || chain[0].Path != mid || chain[1].Path != base || chain[0].Format != "qcow2" || chain[1].Name != "../base/base.qcow2" {
@@ -355,7 +315,7 @@ func TestQemuChain(t *testing.T) {
 	t.Run("concurrent", func(t *testing.T) {
 		want, err := os.ReadFile(func() string {
 			out := filepath.Join(t.TempDir(), "top.raw")
-			run(t, "qemu-img", "convert", "-O", "raw", top, out)
+			tooltest.Run(t, "", "qemu-img", "convert", "-O", "raw", top, out)
 			return out
 		}())
 		if err != nil {
@@ -408,9 +368,9 @@ func TestQemuBackingFormats(t *testing.T) {
 	raw := filepath.Join(dir, "base.raw")
 	writeRaw(t, raw, 1<<20+1000, 4) // not even a whole number of sectors
 	top := filepath.Join(dir, "over-raw.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-b", "base.raw", "-F", "raw", top, "3M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-b", "base.raw", "-F", "raw", top, "3M")
 	qemuIO(t, top, "write -P 0xc1 512k 4k", "write -P 0xc2 1020k 100k")
-	want := oracle(t, top)
+	want := tooltest.QemuRawSHA256(t, "", top)
 	m := check(t, top, Options{}, want)
 	checkInfo(t, m, top)
 
@@ -436,11 +396,11 @@ func TestQemuBackingFormats(t *testing.T) {
 
 	// A qcow2 backing file of unrecorded format is probed as qcow2.
 	q := filepath.Join(dir, "base.qcow2")
-	run(t, "qemu-img", "convert", "-O", "qcow2", raw, q)
+	tooltest.Run(t, "", "qemu-img", "convert", "-O", "qcow2", raw, q)
 	over := filepath.Join(dir, "over-qcow2.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", over, "3M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", over, "3M")
 	qemuIO(t, over, "write -P 0xc3 100k 4k")
-	want = oracle(t, over)
+	want = tooltest.QemuRawSHA256(t, "", over)
 	b, _ = os.ReadFile(over)
 	i = bytes.Index(b[:4096], []byte{0xe2, 0x79, 0x2a, 0xca})
 	copy(b[i:], []byte{0x12, 0x34, 0x56, 0x78})
@@ -453,7 +413,7 @@ func TestQemuBackingFormats(t *testing.T) {
 
 	// Other formats go through OpenFormat; without it they are refused.
 	vmdkTop := filepath.Join(dir, "over-vmdk.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-u", "-b", "base.vmdk", "-F", "vmdk", vmdkTop, "3M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-u", "-b", "base.vmdk", "-F", "vmdk", vmdkTop, "3M")
 	if _, err := openPath(t, vmdkTop, Options{}); err == nil || !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), `"vmdk"`) {
 		t.Errorf("vmdk backing without OpenFormat: %v", err)
 	}
@@ -468,8 +428,8 @@ func TestQemuBackingFormats(t *testing.T) {
 	}
 	disk := make([]byte, 3<<20)
 	copy(disk, mustRead(t, raw))
-	if got := digest(t, m, 0); got != sha256Of(disk) {
-		t.Errorf("through OpenFormat: sha256 %s, want %s", got, sha256Of(disk))
+	if got := tooltest.SHA256(t, m, m.Size(), 0); got != tooltest.SHA256Bytes(disk) {
+		t.Errorf("through OpenFormat: sha256 %s, want %s", got, tooltest.SHA256Bytes(disk))
 	}
 	if len(asked) != 1 || asked[0] != "base.vmdk:vmdk" {
 		t.Errorf("OpenFormat asked %v", asked)
@@ -486,15 +446,15 @@ func TestQemuLoops(t *testing.T) {
 	dir := t.TempDir()
 	// a → b → a, made with -u so that qemu-img does not open the chain.
 	a, b := filepath.Join(dir, "a.qcow2"), filepath.Join(dir, "b.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-u", "-b", "b.qcow2", "-F", "qcow2", a, "1M")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-u", "-b", "./sub/../a.qcow2", "-F", "qcow2", b, "1M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-u", "-b", "b.qcow2", "-F", "qcow2", a, "1M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-u", "-b", "./sub/../a.qcow2", "-F", "qcow2", b, "1M")
 	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
 	if _, err := openPath(t, a, Options{}); err == nil || !strings.Contains(err.Error(), "loop in the backing chain") {
 		t.Errorf("a → b → a: %v", err)
 	}
 	// An image whose backing name, edited in place, is its own name.
 	self := filepath.Join(dir, "self.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-u", "-b", "XXXX.qcow2", "-F", "qcow2", self, "1M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-u", "-b", "XXXX.qcow2", "-F", "qcow2", self, "1M")
 	img, _ := os.ReadFile(self)
 	i := bytes.Index(img, []byte("XXXX.qcow2"))
 	copy(img[i:], "self.qcow2")
@@ -508,7 +468,7 @@ func TestQemuLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := filepath.Join(dir, "c.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-u", "-b", "link.qcow2", "-F", "qcow2", c, "1M")
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-u", "-b", "link.qcow2", "-F", "qcow2", c, "1M")
 	if _, err := openPath(t, c, Options{}); err == nil || !strings.Contains(err.Error(), "loop in the backing chain") {
 		t.Errorf("through a symlink: %v", err)
 	}
@@ -526,9 +486,9 @@ func TestQemuDataFile(t *testing.T) {
 			// The image records the data file's name relative to its
 			// directory, which this package resolves against it; qemu 7
 			// resolves it against its working directory, so run it there.
-			runIn(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "data_file=ext-"+raw+".data,data_file_raw="+raw, src, img)
+			tooltest.Run(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "data_file=ext-"+raw+".data,data_file_raw="+raw, src, img)
 			qemuIOIn(t, dir, img, "write -P 0xd1 100k 64k", "write -z 1M 64k")
-			m := check(t, img, Options{}, oracleIn(t, dir, img))
+			m := check(t, img, Options{}, tooltest.QemuRawSHA256(t, dir, img))
 			checkInfo(t, m, img)
 			if _, err := Open(newMem(mustRead(t, img)), "mem.qcow2", nil, Options{}); err == nil || !strings.Contains(err.Error(), "external data file") {
 				t.Errorf("without an opener: %v", err)
@@ -554,15 +514,15 @@ func TestQemuSnapshots(t *testing.T) {
 	src := filepath.Join(dir, "src.raw")
 	writeRaw(t, src, 2<<20, 6)
 	img := filepath.Join(dir, "snap.qcow2")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", src, img)
-	run(t, "qemu-img", "snapshot", "-c", "first", img)
+	tooltest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "qcow2", src, img)
+	tooltest.Run(t, "", "qemu-img", "snapshot", "-c", "first", img)
 	qemuIO(t, img, "write -P 0xe1 0 100k", "write -z 1M 64k")
-	run(t, "qemu-img", "resize", img, "3M")
+	tooltest.Run(t, "", "qemu-img", "resize", img, "3M")
 	qemuIO(t, img, "write -P 0xe2 2500k 4k")
-	run(t, "qemu-img", "snapshot", "-c", "second", img)
+	tooltest.Run(t, "", "qemu-img", "snapshot", "-c", "second", img)
 	qemuIO(t, img, "write -P 0xe3 10k 10k", "write -P 0xe4 2600k 64k")
 
-	m := check(t, img, Options{}, oracle(t, img))
+	m := check(t, img, Options{}, tooltest.QemuRawSHA256(t, "", img))
 	checkInfo(t, m, img)
 	snaps := m.Snapshots()
 	if len(snaps) != 2 || snaps[0].Size != 2<<20 || snaps[1].Size != 3<<20 {
@@ -574,8 +534,8 @@ func TestQemuSnapshots(t *testing.T) {
 	for _, name := range []string{"first", "second"} {
 		cp := filepath.Join(dir, "reverted-"+name+".qcow2")
 		os.WriteFile(cp, mustRead(t, img), 0o644)
-		run(t, "qemu-img", "snapshot", "-a", name, cp)
-		want := oracle(t, cp)
+		tooltest.Run(t, "", "qemu-img", "snapshot", "-a", name, cp)
+		want := tooltest.QemuRawSHA256(t, "", cp)
 		id := map[string]string{"first": "1", "second": "2"}[name]
 		for _, key := range []string{name, id} {
 			m := check(t, img, Options{Snapshot: key}, want)
@@ -584,7 +544,7 @@ func TestQemuSnapshots(t *testing.T) {
 			}
 		}
 	}
-	check(t, img, Options{Snapshot: "second"}, oracle(t, img, "-l", "snapshot.name=second"))
+	check(t, img, Options{Snapshot: "second"}, tooltest.QemuRawSHA256(t, "", img, "-l", "snapshot.name=second"))
 	if _, err := openPath(t, img, Options{Snapshot: "third"}); err == nil || !strings.Contains(err.Error(), `"third"`) {
 		t.Errorf("missing snapshot: %v", err)
 	}
@@ -613,11 +573,11 @@ func TestQemuFilesystem(t *testing.T) {
 		}
 	}
 	raw := filepath.Join(dir, "fs.raw")
-	run(t, "mke2fs", "-q", "-t", "ext4", "-d", src, raw, "8M")
+	tooltest.Run(t, "", "mke2fs", "-q", "-t", "ext4", "-d", src, raw, "8M")
 	base := filepath.Join(dir, "fs.qcow2")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "compression_type=zstd,cluster_size=16k", raw, base)
+	tooltest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "compression_type=zstd,cluster_size=16k", raw, base)
 	top := filepath.Join(dir, "top.qcow2")
-	run(t, "qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on", "-b", "fs.qcow2", "-F", "qcow2", top)
+	tooltest.Run(t, "", "qemu-img", "create", "-f", "qcow2", "-o", "extended_l2=on", "-b", "fs.qcow2", "-F", "qcow2", top)
 	m, err := openPath(t, top, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer im.Close()
-			if got := sha256Of(t, im, im.Size(), 64<<10+512); got != sum {
+			if got := tooltest.SHA256(t, im, im.Size(), 64<<10+512); got != sum {
 				t.Errorf("sha256 %s, qemu read %s", got, sum)
 			}
 			info := im.Info()
@@ -77,7 +77,7 @@ func TestFixtures(t *testing.T) {
 		defer im.Close()
 		split, _ := m.openImage(t, "testdata/split.vmdk")
 		defer split.Close()
-		if got, want := sha256Of(t, im, im.Size(), 1<<20), sha256Of(t, split, split.Size(), 1<<20); got != want {
+		if got, want := tooltest.SHA256(t, im, im.Size(), 1<<20), tooltest.SHA256(t, split, split.Size(), 1<<20); got != want {
 			t.Errorf("sha256 %s, want %s", got, want)
 		}
 		if w := im.Info().Warnings; len(w) != 0 {

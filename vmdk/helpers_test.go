@@ -2,10 +2,7 @@ package vmdk
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -115,27 +112,6 @@ func openPath(t testing.TB, path string) *Image {
 	}
 	t.Cleanup(func() { im.Close() })
 	return im
-}
-
-// sha256Of reads all of r, size bytes, in chunks of chunk bytes.
-func sha256Of(t testing.TB, r io.ReaderAt, size int64, chunk int) string {
-	t.Helper()
-	h := sha256.New()
-	buf := make([]byte, chunk)
-	for off := int64(0); off < size; {
-		n, err := r.ReadAt(buf, off)
-		if n == 0 || err != nil && err != io.EOF {
-			t.Fatalf("ReadAt(%d bytes at %d) = %d, %v", len(buf), off, n, err)
-		}
-		h.Write(buf[:n])
-		off += int64(n)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func sha256Bytes(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // checkRandomReads compares reads of random lengths at random offsets of

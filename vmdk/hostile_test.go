@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
 // readAll reads the whole disk of im and returns the first error.
@@ -294,7 +296,7 @@ func TestHostileDescriptors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sha256Of(t, im, im.Size(), 1<<20), sha256Bytes(testDisk(1<<20, 33)); got != want {
+	if got, want := tooltest.SHA256(t, im, im.Size(), 1<<20), tooltest.SHA256Bytes(testDisk(1<<20, 33)); got != want {
 		t.Error("descriptor-only sparse file reads wrong")
 	}
 	im.Close()

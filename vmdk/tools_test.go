@@ -2,12 +2,9 @@ package vmdk
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,48 +15,14 @@ import (
 // Tests against qemu: images made by qemu-img (and qemu-io), read through
 // Image, and compared with what `qemu-img convert -O raw` makes of them.
 
-// runTool runs a tool in dir and fails the test with its output on error.
-func runTool(t testing.TB, dir, tool string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(tool, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// qemuSHA256 returns the sha256 of the image name in dir as qemu reads it.
-func qemuSHA256(t testing.TB, dir, name string) string {
-	t.Helper()
-	raw := filepath.Join(t.TempDir(), "qemu.raw")
-	runTool(t, dir, "qemu-img", "convert", "-f", "vmdk", "-O", "raw", name, raw)
-	return fileSHA256(t, raw)
-}
-
-func fileSHA256(t testing.TB, name string) string {
-	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // checkAgainstQemu opens dir/name and compares its whole disk with qemu's
 // reading of it.
 func checkAgainstQemu(t testing.TB, dir, name string) *Image {
 	t.Helper()
 	im := openPath(t, filepath.Join(dir, name))
-	want := qemuSHA256(t, dir, name)
+	want := tooltest.QemuRawSHA256(t, dir, name, "-f", "vmdk")
 	// An odd chunk size, so reads straddle grains and extents.
-	if got := sha256Of(t, im, im.Size(), 1<<20+4096+512); got != want {
+	if got := tooltest.SHA256(t, im, im.Size(), 1<<20+4096+512); got != want {
 		t.Fatalf("%s: sha256 %s, qemu-img reads %s", name, got, want)
 	}
 	return im
@@ -97,9 +60,9 @@ func TestQemuSubformats(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := tc.name + ".vmdk"
-			runTool(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", tc.opts, "src.raw", name)
+			tooltest.Run(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", tc.opts, "src.raw", name)
 			im := checkAgainstQemu(t, dir, name)
-			if got := sha256Of(t, im, im.Size(), 1<<20); got != sha256Bytes(data) {
+			if got := tooltest.SHA256(t, im, im.Size(), 1<<20); got != tooltest.SHA256Bytes(data) {
 				t.Fatal("the disk differs from its source")
 			}
 			checkRandomReads(t, im, data, 21, 100)
@@ -159,8 +122,8 @@ func TestQemuTwoGbExtents(t *testing.T) {
 	for _, sub := range []string{"twoGbMaxExtentSparse", "twoGbMaxExtentFlat"} {
 		t.Run(sub, func(t *testing.T) {
 			name := sub + ".vmdk"
-			runTool(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, "src.raw", name)
-			runTool(t, dir, "qemu-img", "compare", "-f", "raw", "-F", "vmdk", "src.raw", name)
+			tooltest.Run(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, "src.raw", name)
+			tooltest.Run(t, dir, "qemu-img", "compare", "-f", "raw", "-F", "vmdk", "src.raw", name)
 			im := openPath(t, filepath.Join(dir, name))
 			info := im.Info()
 			if len(info.Extents) != 2 || info.Extents[0].Sectors != 2<<30/512 || im.Size() != size {
@@ -204,7 +167,7 @@ func TestQemuBackingChain(t *testing.T) {
 	tooltest.Need(t, "qemu-img", "qemu-io")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "src.raw"), testDisk(4<<20, 23))
-	runTool(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "src.raw", "base.vmdk")
+	tooltest.Run(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "src.raw", "base.vmdk")
 	layers := []struct{ name, opts, parent string }{
 		{"child.vmdk", "", "base.vmdk"},
 		{"zeroed.vmdk", "zeroed_grain=on", "child.vmdk"},
@@ -216,7 +179,7 @@ func TestQemuBackingChain(t *testing.T) {
 		if l.opts != "" {
 			args = append(args, "-o", l.opts)
 		}
-		runTool(t, dir, "qemu-img", append(args, l.name)...)
+		tooltest.Run(t, dir, "qemu-img", append(args, l.name)...)
 		var cmds []string
 		if l.opts == "subformat=streamOptimized" {
 			cmds = []string{"write -c -P 0x33 128k 64k", "write -c -P 0x34 3M 64k"}
@@ -231,7 +194,7 @@ func TestQemuBackingChain(t *testing.T) {
 		for _, c := range cmds {
 			args2 = append(args2, "-c", c)
 		}
-		runTool(t, dir, "qemu-io", append(args2, l.name)...)
+		tooltest.Run(t, dir, "qemu-io", append(args2, l.name)...)
 		t.Run(l.name, func(t *testing.T) {
 			im := checkAgainstQemu(t, dir, l.name)
 			info := im.Info()
@@ -258,7 +221,7 @@ func TestQemuHandDescriptors(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "b.raw"), b)
 	// A flat file holding a's bytes after 9 sectors of something else.
 	writeFile(t, filepath.Join(dir, "shared-flat.bin"), append(make([]byte, 9*512), a...))
-	runTool(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "b.raw", "b.vmdk")
+	tooltest.Run(t, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "b.raw", "b.vmdk")
 	if err := os.Mkdir(filepath.Join(dir, "desc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +230,7 @@ func TestQemuHandDescriptors(t *testing.T) {
 		`RW 4096 SPARSE "../b.vmdk"`,
 	), "\n", "\r\n")))
 	im := checkAgainstQemu(t, filepath.Join(dir, "desc"), "mixed.vmdk")
-	if got, want := sha256Of(t, im, im.Size(), 1<<20), sha256Bytes(slicesConcat(a, b)); got != want {
+	if got, want := tooltest.SHA256(t, im, im.Size(), 1<<20), tooltest.SHA256Bytes(slicesConcat(a, b)); got != want {
 		t.Error("the disk differs from its sources")
 	}
 
@@ -278,7 +241,7 @@ func TestQemuHandDescriptors(t *testing.T) {
 	)))
 	im = openPath(t, filepath.Join(dir, "zero.vmdk"))
 	want := slicesConcat(make([]byte, 1000*512), a, make([]byte, 24*512))
-	if got := sha256Of(t, im, im.Size(), 1<<20); got != sha256Bytes(want) {
+	if got := tooltest.SHA256(t, im, im.Size(), 1<<20); got != tooltest.SHA256Bytes(want) {
 		t.Error("ZERO and FLAT extents read wrong")
 	}
 	checkRandomReads(t, im, want, 26, 50)
@@ -314,7 +277,7 @@ func TestQemuReadsBuilderLayouts(t *testing.T) {
 	for name, want := range map[string][]byte{"footer.vmdk": data, "cowd.vmdk": data, "se.vmdk": seWant, "grain1.vmdk": data} {
 		t.Run(name, func(t *testing.T) {
 			im := checkAgainstQemu(t, dir, name)
-			if got := sha256Of(t, im, im.Size(), 1<<20); got != sha256Bytes(want) {
+			if got := tooltest.SHA256(t, im, im.Size(), 1<<20); got != tooltest.SHA256Bytes(want) {
 				t.Error("the disk differs from what was written")
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"vmsh/internal/tooltest"
 )
 
 // TestSparseLayouts reads hosted sparse extents of every layout the
@@ -37,7 +39,7 @@ func TestSparseLayouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer im.Close()
-			if got, want := sha256Of(t, im, im.Size(), 1<<20), sha256Bytes(data); got != want {
+			if got, want := tooltest.SHA256(t, im, im.Size(), 1<<20), tooltest.SHA256Bytes(data); got != want {
 				t.Fatalf("sha256 %s, want %s", got, want)
 			}
 			checkRandomReads(t, im, data, 2, 60)
@@ -81,7 +83,7 @@ func TestZeroGrains(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkRandomReads(t, im, want, 3, 100)
-			if got := sha256Of(t, im, im.Size(), 3<<20+512); got != sha256Bytes(want) {
+			if got := tooltest.SHA256(t, im, im.Size(), 3<<20+512); got != tooltest.SHA256Bytes(want) {
 				t.Fatal("whole-disk sha256 differs")
 			}
 			info := im.Info()
@@ -125,7 +127,7 @@ func TestDescriptorExtents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer im.Close()
-	if got := sha256Of(t, im, im.Size(), 1<<20); got != sha256Bytes(want) {
+	if got := tooltest.SHA256(t, im, im.Size(), 1<<20); got != tooltest.SHA256Bytes(want) {
 		t.Fatal("whole-disk sha256 differs")
 	}
 	checkRandomReads(t, im, want, 8, 300)

@@ -4,7 +4,9 @@
 // `go test ./...` passes on a machine that has only Go; with
 // VMSH_REQUIRE_TOOLS=1 in the environment, as CI sets it, the same test fails
 // instead, so CI always exercises the real thing. Gunzip reads the small
-// compressed images those tests and their tool-free twins share.
+// compressed images those tests and their tool-free twins share; Run runs a
+// tool, and QemuRawSHA256 and SHA256 give the two sides of the image
+// formats' oracle check (what qemu-img reads, what a reader reads).
 package tooltest
 
 import (
