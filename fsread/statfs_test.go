@@ -44,17 +44,7 @@ func TestStatFSLikeKernel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Command("losetup", "-f", "--show", f.Name()).Output()
-			if err != nil {
-				tooltest.SkipOrFail(t, "losetup: %v", err)
-			}
-			dev := strings.TrimSpace(string(out))
-			defer exec.Command("losetup", "-d", dev).Run()
-			mnt := t.TempDir()
-			if out, err := exec.Command("mount", "-o", "ro", dev, mnt).CombinedOutput(); err != nil {
-				t.Fatalf("mount: %v: %s", err, out)
-			}
-			defer exec.Command("umount", mnt).Run()
+			mnt := tooltest.LoopMountReplaying(t, f.Name())
 			var k syscall.Statfs_t
 			if err := syscall.Statfs(mnt, &k); err != nil {
 				t.Fatal(err)

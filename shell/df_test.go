@@ -24,17 +24,7 @@ func TestDfLikeGNU(t *testing.T) {
 			data := gunzipTestdata(t, name+".img.gz")
 			img := filepath.Join(t.TempDir(), name+".img")
 			must(t, os.WriteFile(img, data, 0o644))
-			out, err := exec.Command("losetup", "-f", "--show", img).Output()
-			if err != nil {
-				tooltest.SkipOrFail(t, "losetup: %v", err)
-			}
-			dev := strings.TrimSpace(string(out))
-			defer exec.Command("losetup", "-d", dev).Run()
-			mnt := t.TempDir()
-			if out, err := exec.Command("mount", "-o", "ro", dev, mnt).CombinedOutput(); err != nil {
-				t.Fatalf("mount: %v: %s", err, out)
-			}
-			defer exec.Command("umount", mnt).Run()
+			mnt := tooltest.LoopMountReplaying(t, img)
 			for _, flags := range [][]string{{}, {"-h"}, {"-i"}, {"-ih"}} {
 				gnu := append([]string{"--block-size=1K"}, flags...)
 				if len(flags) > 0 && strings.Contains(flags[0], "h") {

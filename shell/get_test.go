@@ -433,7 +433,7 @@ func TestGetArchiveKernel(t *testing.T) {
 	for _, name := range []string{"ext4", "xattr-256", "xattr-128", "feat-bigalloc", "ext2-1k"} {
 		t.Run(name, func(t *testing.T) {
 			img := xattrImage(t, name)
-			mnt := loopMount(t, img)
+			mnt := tooltest.LoopMount(t, img)
 			dir := t.TempDir()
 			t0 := time.Now()
 			if out, err := exec.Command("cp", "-a", mnt+"/.", filepath.Join(dir, "cp")).CombinedOutput(); err != nil {

@@ -113,12 +113,7 @@ func lsMount(t *testing.T, dir string, mkfsArgs ...string) (string, *fsread.FS) 
 	if out, err := exec.Command("mke2fs", args...).CombinedOutput(); err != nil {
 		t.Fatalf("mke2fs: %v\n%s", err, out)
 	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-o", "ro,loop", img, mnt).CombinedOutput(); err != nil {
-		tooltest.SkipOrFail(t, "mount -o ro,loop: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
-	return mnt, openXattrFS(t, img)
+	return tooltest.LoopMount(t, img), openXattrFS(t, img)
 }
 
 // gnuLs runs GNU ls with args in dir, in the C locale and UTC, with env
@@ -337,11 +332,7 @@ func TestLsLargeDir(t *testing.T) {
 	tooltest.Need(t, "mount", "umount")
 	img := filepath.Join(t.TempDir(), "largedir.img")
 	must(t, os.WriteFile(img, tooltest.Gunzip(t, filepath.Join("..", "testdata", "largedir.ext4.gz")), 0o644))
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-o", "ro,loop", img, mnt).CombinedOutput(); err != nil {
-		tooltest.SkipOrFail(t, "mount -o ro,loop: %v: %s", err, out)
-	}
-	defer exec.Command("umount", mnt).Run()
+	mnt := tooltest.LoopMount(t, img)
 	fsys := openXattrFS(t, img)
 	for _, line := range []string{"ls big", "ls -nS big", "ls -nti big", "ls -1r big", "ls -n ."} {
 		args := strings.Fields(line)[1:]

@@ -15,24 +15,6 @@ import (
 	"vmsh/internal/tooltest"
 )
 
-// loopMount mounts the image read-only through a loop device for the
-// length of the test and returns the mount point.
-func loopMount(t *testing.T, img string) string {
-	t.Helper()
-	tooltest.NeedRoot(t, "a loop mount")
-	tooltest.Need(t, "mount", "umount")
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-o", "ro,loop", img, mnt).CombinedOutput(); err != nil {
-		tooltest.SkipOrFail(t, "mount -o ro,loop: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
-	return mnt
-}
-
 // gnuStatFormat is what TestStatJSONMatchesKernel asks GNU stat for, one
 // field per fileJSON field, separated by '|' (no name in the fixture has
 // one).
@@ -138,7 +120,7 @@ func gnuStat(t *testing.T, dir string, paths []string) map[string]string {
 func TestStatJSONMatchesKernel(t *testing.T) {
 	tooltest.Need(t, "stat", "find")
 	img := xattrImage(t, "ext4")
-	mnt := loopMount(t, img)
+	mnt := tooltest.LoopMount(t, img)
 	fsys := openXattrFS(t, img)
 
 	cmd := exec.Command("find", ".", "-path", "./big/*", "-prune", "-o", "-print")
@@ -207,7 +189,7 @@ func TestStatJSONMatchesKernel(t *testing.T) {
 func TestFindJSONMatchesKernel(t *testing.T) {
 	tooltest.Need(t, "stat", "find")
 	img := xattrImage(t, "ext4")
-	mnt := loopMount(t, img)
+	mnt := tooltest.LoopMount(t, img)
 	fsys := openXattrFS(t, img)
 
 	exprs := [][]string{

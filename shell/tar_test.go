@@ -710,14 +710,11 @@ func TestTarLikeGNUTar(t *testing.T) {
 			}
 			img := xattrImage(t, name)
 			dir := t.TempDir()
-			mnt, cp, ext := filepath.Join(dir, "mnt"), filepath.Join(dir, "cp"), filepath.Join(dir, "x")
-			for _, d := range []string{mnt, ext} {
-				if err := os.Mkdir(d, 0o755); err != nil {
-					t.Fatal(err)
-				}
+			cp, ext := filepath.Join(dir, "cp"), filepath.Join(dir, "x")
+			if err := os.Mkdir(ext, 0o755); err != nil {
+				t.Fatal(err)
 			}
-			run(t, "mount", "-o", "ro,loop", img, mnt)
-			t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+			mnt := tooltest.LoopMount(t, img)
 			run(t, "cp", "-a", mnt, cp)
 
 			fsys := openXattrFS(t, img)

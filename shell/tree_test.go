@@ -18,7 +18,7 @@ import (
 func TestTreeMatchesTree(t *testing.T) {
 	tooltest.Need(t, "tree")
 	img := xattrImage(t, "ext4")
-	mnt := loopMount(t, img)
+	mnt := tooltest.LoopMount(t, img)
 	fsys := openXattrFS(t, img)
 	for _, args := range [][]string{
 		{},

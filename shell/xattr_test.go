@@ -102,11 +102,7 @@ func TestXattrToolsAgree(t *testing.T) {
 	for _, name := range []string{"xattr-128", "xattr-256"} {
 		t.Run(name, func(t *testing.T) {
 			img := xattrImage(t, name)
-			mnt := t.TempDir()
-			if out, err := exec.Command("mount", "-o", "ro,loop", img, mnt).CombinedOutput(); err != nil {
-				tooltest.SkipOrFail(t, "mount -o ro,loop: %v: %s", err, out)
-			}
-			defer exec.Command("umount", mnt).Run()
+			mnt := tooltest.LoopMount(t, img)
 			ents, err := os.ReadDir(mnt)
 			if err != nil {
 				t.Fatal(err)
